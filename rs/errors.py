@@ -1,0 +1,77 @@
+"""One exception hierarchy for rs.
+
+Every error a user can meet is an :class:`RsError` whose message says what to change.
+The CLI maps the classes to exit codes (see :data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RsError",
+    "SpecError",
+    "AoiError",
+    "SourceError",
+    "SourceUnavailableError",
+    "NoScenesError",
+    "AssetReadError",
+    "OutputError",
+    "ServerError",
+    "EXIT_CODES",
+]
+
+
+class RsError(Exception):
+    """Base class of every error rs raises on purpose."""
+
+
+class SpecError(RsError):
+    """A pipeline spec (YAML) is malformed, has an unknown key or a bad value."""
+
+
+class AoiError(RsError):
+    """An area of interest cannot be read, is empty, invalid or in an unusable CRS."""
+
+
+class SourceError(RsError):
+    """A scene source (STAC API, Sentinel Hub) answered with something unusable."""
+
+
+class SourceUnavailableError(SourceError):
+    """A scene source could not be reached, even after retries."""
+
+
+class NoScenesError(SourceError):
+    """A search matched no scene: the AOI, dates or filters exclude everything."""
+
+
+class AssetReadError(RsError):
+    """An asset (a raster file of a scene) cannot be opened or read."""
+
+
+class OutputError(RsError):
+    """An output cannot be written (folder not writable, disk full, ...)."""
+
+
+class ServerError(RsError):
+    """The embedded STAC API could not be started or stopped cleanly."""
+
+
+#: Process exit codes used by the CLI. 1 is any other failure.
+EXIT_CODES: dict[type[RsError], int] = {
+    SpecError: 2,
+    AoiError: 2,
+    NoScenesError: 2,
+    SourceUnavailableError: 3,
+    SourceError: 3,
+    AssetReadError: 4,
+    OutputError: 5,
+    ServerError: 6,
+}
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Exit code for ``error``: the most specific class in :data:`EXIT_CODES`, else 1."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
