@@ -1,0 +1,66 @@
+"""The one place rs creates a Dask client: a LocalCluster, or an existing cluster by address."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+from distributed import Client, LocalCluster
+
+from rs.errors import RsError
+
+__all__ = ["ClusterError", "dask_client"]
+
+
+class ClusterError(RsError):
+    """The Dask scheduler given could not be reached, or a local cluster could not start."""
+
+
+@contextlib.contextmanager
+def dask_client(
+    scheduler: str | None = None,
+    *,
+    workers: int = 1,
+    threads_per_worker: int | None = None,
+    memory_limit: str = "auto",
+    timeout: float = 30.0,
+) -> Iterator[Client]:
+    """Yield a Dask client and close what was opened on exit.
+
+    With ``scheduler`` (``tcp://host:port``) the existing cluster is used as it is; otherwise
+    a LocalCluster of ``workers`` processes with ``threads_per_worker`` threads each (default:
+    all cores shared among the workers) is started on loopback without a dashboard.
+    """
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as e:
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout:.0f} s: "
+                "check the address and that the scheduler is running"
+            ) from e
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+    try:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            memory_limit=memory_limit,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    except (OSError, TimeoutError, RuntimeError) as e:
+        raise ClusterError(f"cannot start a local Dask cluster: {e}") from e
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()

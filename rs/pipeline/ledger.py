@@ -1,0 +1,39 @@
+"""The ledger of what a pipeline already produced, read from the output catalog.
+
+A product run is identified by a run key: a hash of the product parameters, the sorted input
+scene ids and the rs version. A scheduled job whose inputs did not change finds its run key in
+the output catalog (with every asset file present) and has nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rs.export.stac_items import read_output_items
+
+__all__ = ["find_up_to_date", "run_key"]
+
+
+def run_key(parameters: Mapping[str, Any], scene_ids: Iterable[str], version: str) -> str:
+    """Stable hex digest of what determines a product's content."""
+    payload = json.dumps(
+        {"parameters": parameters, "scenes": sorted(scene_ids), "version": version},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def find_up_to_date(out_dir: Path, item_id: str, key: str) -> dict[str, Any] | None:
+    """The output item ``item_id`` if it has run key ``key`` and all its files exist."""
+    for d in read_output_items(out_dir):
+        if d.get("id") != item_id or d.get("properties", {}).get("rs:run_key") != key:
+            continue
+        item_dir = Path(out_dir) / "items"
+        if all((item_dir / a["href"]).resolve().exists() for a in d.get("assets", {}).values()):
+            return d
+    return None

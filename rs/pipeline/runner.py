@@ -1,0 +1,208 @@
+"""Run a pipeline spec end to end: AOI -> search -> load -> product -> files + STAC items.
+
+Outputs are first written into a staging folder inside the output folder and moved into place
+only when every file of the run exists, so a failed run leaves no partial product behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pystac
+
+from rs import __version__
+from rs.aoi import load_aoi
+from rs.errors import NoScenesError
+from rs.export._atomic import atomic_path, check_writable
+from rs.export.stac_items import OutputAsset, write_output_item
+from rs.indices import required_bands
+from rs.load import check_assets
+from rs.pipeline.cluster import dask_client
+from rs.pipeline.ledger import find_up_to_date, run_key
+from rs.pipeline.products import build_composite, write_composite
+from rs.pipeline.progress import QuietReporter, Reporter
+from rs.pipeline.source import open_source
+from rs.pipeline.spec import PipelineSpec
+from rs.sources.stac import search_items
+
+__all__ = ["RunResult", "run_pipeline"]
+
+
+@dataclass
+class RunResult:
+    """What a run did: ``status`` is ``"done"`` or ``"up-to-date"``."""
+
+    status: str
+    output_dir: Path
+    item_path: Path | None = None
+    files: list[Path] = field(default_factory=list)
+    scenes_used: list[str] = field(default_factory=list)
+    scenes_skipped: list[dict[str, str]] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    report_path: Path | None = None
+
+
+def _utm_epsg(lon: float, lat: float) -> str:
+    zone = int((lon + 180) // 6) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def run_pipeline(
+    spec: PipelineSpec,
+    *,
+    scheduler: str | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Run ``spec``; raise an :class:`rs.errors.RsError` subclass on any user-facing failure."""
+    rep = reporter or QuietReporter()
+    started = dt.datetime.now(dt.UTC)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    out_dir = check_writable(spec.output)
+    aoi_gdf = load_aoi(spec.aoi)
+    aoi = aoi_gdf.geometry.union_all()
+    product = spec.product
+    bands = list(dict.fromkeys([*product.bands, *required_bands(product.indices)]))
+    crs = product.crs or _utm_epsg(aoi.centroid.x, aoi.centroid.y)
+    rep.stage(f"AOI {spec.aoi.name}: {len(aoi_gdf)} polygon(s), output grid {crs} at {product.resolution:g} m")
+
+    with open_source(spec.source, rep) as url:
+        rep.stage(f"searching {', '.join(spec.source.collections)} at {url}")
+        items = search_items(
+            url,
+            spec.source.collections,
+            intersects=aoi,
+            datetime=spec.time.as_stac(),
+            filters=spec.source.filters,
+            max_items=spec.source.max_items,
+            timeout=spec.source.timeout,
+            retries=spec.source.retries,
+        )
+        timings["search_s"] = time.perf_counter() - t0
+        if not items:
+            raise NoScenesError(
+                f"no scenes found for {spec.aoi.name} in {', '.join(spec.source.collections)} "
+                f"between {spec.time.start} and {spec.time.end}: widen the dates, relax the "
+                "filters or check that the AOI lies inside the collection's coverage"
+            )
+        usable, skipped = check_assets(items, [*bands, "mask"], on_error=spec.on_scene_error)
+        skipped_rows = [
+            {"scene": s.item_id, "asset": s.asset, "reason": s.reason} for s in skipped
+        ]
+        for s in skipped_rows:
+            rep.stage(f"[yellow]skipped scene {s['scene']}[/]: {s['reason']}")
+        if not usable:
+            raise NoScenesError(
+                f"all {len(items)} scenes found for {spec.aoi.name} were unreadable "
+                f"(see the skipped list): {skipped_rows[0]['reason'] if skipped_rows else ''}"
+            )
+        scene_ids = [i.id for i in usable]
+        item_id = f"{spec.name}-{product.kind}-{spec.time.start:%Y%m%d}-{spec.time.end:%Y%m%d}"
+        params = product.model_dump(mode="json")
+        key = run_key({"product": params, "crs": crs, "aoi": aoi.wkt}, scene_ids, __version__)
+        if not force and (done := find_up_to_date(out_dir, item_id, key)) is not None:
+            rep.stage(f"{item_id} is up to date with {len(scene_ids)} scenes: nothing to do (use --force to rebuild)")
+            return RunResult(
+                status="up-to-date",
+                output_dir=out_dir,
+                item_path=out_dir / "items" / f"{item_id}.json",
+                scenes_used=scene_ids,
+                files=[(out_dir / "items" / a["href"]).resolve() for a in done["assets"].values()],
+            )
+        rep.stage(f"{len(usable)} scenes to composite ({len(skipped_rows)} skipped)")
+        staging = out_dir / f".rs-staging-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            with dask_client(
+                scheduler,
+                workers=spec.dask.workers,
+                threads_per_worker=spec.dask.threads_per_worker,
+                memory_limit=spec.dask.memory_limit,
+            ) as client:
+                t1 = time.perf_counter()
+                ds = build_composite(usable, product, aoi, crs)
+                result = write_composite(
+                    client, ds, product, name=spec.name, folder=staging, reporter=rep
+                )
+                timings["compute_s"] = time.perf_counter() - t1
+            final_assets = _promote(result.assets, staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            rep.close()
+
+    item_path = write_output_item(
+        out_dir,
+        item_id=item_id,
+        geometry=aoi,
+        start=dt.datetime.combine(spec.time.start, dt.time.min, dt.UTC),
+        end=dt.datetime.combine(spec.time.end, dt.time.max, dt.UTC),
+        assets=final_assets,
+        properties={
+            "rs:version": __version__,
+            "rs:run_key": key,
+            "rs:pipeline": spec.name,
+            "rs:parameters": params,
+            "rs:inputs": scene_ids,
+            "rs:skipped": skipped_rows,
+            "rs:source": spec.source.url or f"embedded:{spec.source.embedded}",
+            "processing:software": {"rs": __version__},
+        },
+    )
+    timings["total_s"] = time.perf_counter() - t0
+    res = RunResult(
+        status="done",
+        output_dir=out_dir,
+        item_path=item_path,
+        files=[a.path for a in final_assets],
+        scenes_used=scene_ids,
+        scenes_skipped=skipped_rows,
+        layers=[s.as_dict() for s in result.stats],
+    )
+    res.report_path = _write_report(spec, res, started, timings, items)
+    return res
+
+
+def _promote(assets: list[OutputAsset], staging: Path, out_dir: Path) -> list[OutputAsset]:
+    """Move every staged file into ``out_dir`` (same filesystem: each move is a rename)."""
+    moved = []
+    for a in assets:
+        target = out_dir / a.path.relative_to(staging)
+        os.replace(a.path, target)
+        moved.append(OutputAsset(a.key, target, a.media_type, a.roles, a.title, a.extra))
+    return moved
+
+
+def _write_report(
+    spec: PipelineSpec,
+    res: RunResult,
+    started: dt.datetime,
+    timings: dict[str, float],
+    found: list[pystac.Item],
+) -> Path:
+    report = {
+        "pipeline": spec.name,
+        "status": res.status,
+        "rs_version": __version__,
+        "started": started.isoformat(),
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        "scenes_found": len(found),
+        "scenes_used": res.scenes_used,
+        "scenes_skipped": res.scenes_skipped,
+        "outputs": [str(p.relative_to(res.output_dir)) for p in res.files],
+        "layers": res.layers,
+        "spec": spec.model_dump(mode="json"),
+    }
+    path = res.output_dir / "run-report.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,56 @@
+"""Resolve a spec's source to a STAC API URL, starting the embedded API when asked."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from rs.pipeline.progress import Reporter
+from rs.pipeline.spec import SourceSpec
+
+__all__ = ["cache_dir", "demo_world_root", "open_source"]
+
+
+def cache_dir() -> Path:
+    """Where rs keeps generated data: ``$RS_CACHE_DIR``, else ``$XDG_CACHE_HOME/rs``, else ``~/.cache/rs``."""
+    if env := os.environ.get("RS_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rs"
+
+
+def demo_world_root() -> Path:
+    """Folder of the cached synthetic demo world."""
+    return cache_dir() / "demo-world"
+
+
+@contextlib.contextmanager
+def open_source(source: SourceSpec, reporter: Reporter) -> Iterator[str]:
+    """Yield the STAC API URL to search; an embedded API lives exactly as long as the block."""
+    if source.url is not None:
+        yield source.url
+        return
+    from rs.sources.local import EmbeddedStacApi, build_api_files
+
+    if source.embedded == "demo":
+        from rs.testing import generate_world
+
+        root = demo_world_root()
+        reporter.stage(f"demo world: {root}")
+        generate_world(root)
+        folder = root
+    else:
+        folder = Path(str(source.embedded))
+    api_dir = cache_dir() / "api" / _slug(folder)
+    files = build_api_files([folder], api_dir)
+    with EmbeddedStacApi(files) as api:
+        reporter.stage(f"embedded STAC API serving {folder} at {api.url}")
+        yield api.url
+
+
+def _slug(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
