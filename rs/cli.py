@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -90,8 +90,7 @@ def serve(path: Path) -> None:
         return
     _out.print(f"STAC API at [bold]{server.url}[/] (Ctrl-C to stop)")
     try:
-        while True:
-            time.sleep(1)
+        server.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -114,8 +113,14 @@ def demo_world(path: Path | None) -> None:
     _out.print(f"demo world in {root}")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds context managers, so an embedded API or local cluster is stopped.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     cli()
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pystac
 
 from rs import __version__
-from rs.aoi import load_aoi
+from rs.aoi import Aoi
 from rs.errors import NoScenesError
 from rs.export._atomic import atomic_path, check_writable
 from rs.export.stac_items import OutputAsset, write_output_item
@@ -50,11 +50,6 @@ class RunResult:
     report_path: Path | None = None
 
 
-def _utm_epsg(lon: float, lat: float) -> str:
-    zone = int((lon + 180) // 6) % 60 + 1
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
-
-
 def run_pipeline(
     spec: PipelineSpec,
     *,
@@ -68,11 +63,12 @@ def run_pipeline(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     out_dir = check_writable(spec.output)
-    aoi_gdf = load_aoi(spec.aoi)
-    aoi = aoi_gdf.geometry.union_all()
+    aoi_obj = Aoi.load(spec.aoi)
+    aoi_gdf = aoi_obj.gdf
+    aoi = aoi_obj.union
     product = spec.product
     bands = list(dict.fromkeys([*product.bands, *required_bands(product.indices)]))
-    crs = product.crs or _utm_epsg(aoi.centroid.x, aoi.centroid.y)
+    crs = product.crs or aoi_obj.utm_crs().to_string()
     rep.stage(f"AOI {spec.aoi.name}: {len(aoi_gdf)} polygon(s), output grid {crs} at {product.resolution:g} m")
 
     with open_source(spec.source, rep) as url:
@@ -94,7 +90,9 @@ def run_pipeline(
                 f"between {spec.time.start} and {spec.time.end}: widen the dates, relax the "
                 "filters or check that the AOI lies inside the collection's coverage"
             )
-        usable, skipped = check_assets(items, [*bands, "mask"], on_error=spec.on_scene_error)
+        usable, skipped = check_assets(
+            items, bands, on_error=spec.on_scene_error, with_mask=bool(product.mask)
+        )
         skipped_rows = [
             {"scene": s.item_id, "asset": s.asset, "reason": s.reason} for s in skipped
         ]

@@ -1,0 +1,65 @@
+"""Block streaming on a real Dask cluster reassembles exactly the lazy array."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+from rs.pipeline.blocks import iter_blocks
+
+from ._cluster import dask_processes
+
+
+@pytest.fixture(scope="module")
+def local_client():
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _reassemble(client: Client, stack: da.Array, **kw) -> tuple[np.ndarray, int]:
+    out = np.full(stack.shape, np.nan, dtype=stack.dtype)
+    seen = 0
+    for b in iter_blocks(client, stack, **kw):
+        _, h, w = b.data.shape
+        assert np.isnan(out[:, b.row : b.row + h, b.col : b.col + w]).all(), "block written twice"
+        out[:, b.row : b.row + h, b.col : b.col + w] = b.data
+        seen += 1
+    return out, seen
+
+
+def test_iter_blocks__uneven_chunks_reassemble(local_client: Client) -> None:
+    ref = np.random.default_rng(3).random((3, 250, 170)).astype("float32")
+    stack = da.from_array(ref, chunks=(1, 64, 50)) * 2
+    counts = []
+    out, seen = _reassemble(local_client, stack, on_done=counts.append, max_in_flight=3)
+    np.testing.assert_array_equal(out, ref * 2)
+    assert seen == 4 * 4 == len(counts)
+
+
+def test_iter_blocks__error_in_a_block_propagates(local_client: Client) -> None:
+    def boom(x: np.ndarray) -> np.ndarray:
+        if x[0, 0, 0] > 0.5:
+            raise ValueError("bad block")
+        return x
+
+    ref = np.zeros((1, 40, 40), "float32")
+    ref[0, 20:, 20:] = 1
+    stack = da.from_array(ref, chunks=(1, 20, 20)).map_blocks(boom)
+    with pytest.raises(ValueError, match="bad block"):
+        _reassemble(local_client, stack)
+
+
+def test_iter_blocks__on_separate_scheduler_and_worker_processes(tmp_path: Path) -> None:
+    ref = np.arange(2 * 90 * 90, dtype="float32").reshape(2, 90, 90)
+    with dask_processes(tmp_path, n_workers=2) as address, Client(address) as client:
+        stack = da.from_array(ref, chunks=(1, 30, 30)) + 1
+        out, seen = _reassemble(client, stack)
+        workers = set(client.nthreads())
+    np.testing.assert_array_equal(out, ref + 1)
+    assert seen == 9
+    assert len(workers) == 2
