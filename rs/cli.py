@@ -32,11 +32,17 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Output folder (overrides the spec's).")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="Output folder (overrides the spec's)."
+)
 @click.option("--scheduler", metavar="tcp://host:port", help="Run on this existing Dask cluster.")
 @click.option("--force", is_flag=True, help="Rebuild even if the outputs are up to date.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output (for cron); errors still go to stderr.")
-def run(spec_path: Path, output: Path | None, scheduler: str | None, force: bool, quiet: bool) -> None:
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress output (for cron); errors still go to stderr."
+)
+def run(
+    spec_path: Path, output: Path | None, scheduler: str | None, force: bool, quiet: bool
+) -> None:
     """Run the pipeline described by the YAML file SPEC."""
     from rs.pipeline.progress import QuietReporter, RichReporter
     from rs.pipeline.runner import run_pipeline
@@ -58,16 +64,18 @@ def run(spec_path: Path, output: Path | None, scheduler: str | None, force: bool
         _out.print(f"STAC catalog: {result.output_dir / 'catalog.json'}")
     if result.report_path:
         _out.print(f"run report:   {result.report_path}")
-    _out.print(
-        f"scenes used: {len(result.scenes_used)}, skipped: {len(result.scenes_skipped)}"
-    )
+    _out.print(f"scenes used: {len(result.scenes_used)}, skipped: {len(result.scenes_skipped)}")
     if result.layers:
         table = Table(title="layers over the AOI")
         for col in ("layer", "valid_fraction", "mean", "min", "max"):
             table.add_column(col, justify="left" if col == "layer" else "right")
         for row in result.layers:
-            table.add_row(*("" if row[c] is None else str(row[c]) for c in
-                            ("layer", "valid_fraction", "mean", "min", "max")))
+            table.add_row(
+                *(
+                    "" if row[c] is None else str(row[c])
+                    for c in ("layer", "valid_fraction", "mean", "min", "max")
+                )
+            )
         _out.print(table)
     files = Table(title="files")
     files.add_column("file")

@@ -7,16 +7,16 @@ The CLI maps the classes to exit codes (see :data:`EXIT_CODES`).
 from __future__ import annotations
 
 __all__ = [
-    "RsError",
-    "SpecError",
+    "EXIT_CODES",
     "AoiError",
+    "AssetReadError",
+    "NoScenesError",
+    "OutputError",
+    "RsError",
+    "ServerError",
     "SourceError",
     "SourceUnavailableError",
-    "NoScenesError",
-    "AssetReadError",
-    "OutputError",
-    "ServerError",
-    "EXIT_CODES",
+    "SpecError",
 ]
 
 

@@ -23,11 +23,23 @@ def dask_processes(tmp: Path, n_workers: int = 2) -> Iterator[str]:
     try:
         log = open(tmp / "scheduler.log", "wb")  # noqa: SIM115
         logs.append(log)
-        procs.append(subprocess.Popen(
-            [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--no-dashboard", "--scheduler-file", str(sched_file)],
-            stdout=log, stderr=subprocess.STDOUT,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bindir / "dask"),
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(sched_file),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         deadline = time.monotonic() + 60
         while not sched_file.exists():
             if procs[0].poll() is not None or time.monotonic() > deadline:
@@ -38,11 +50,26 @@ def dask_processes(tmp: Path, n_workers: int = 2) -> Iterator[str]:
         for i in range(n_workers):
             wlog = open(tmp / f"worker{i}.log", "wb")  # noqa: SIM115
             logs.append(wlog)
-            procs.append(subprocess.Popen(
-                [str(bindir / "dask"), "worker", address, "--nthreads", "1", "--host",
-                 "127.0.0.1", "--no-dashboard", "--name", f"w{i}", "--memory-limit", "2GiB"],
-                stdout=wlog, stderr=subprocess.STDOUT,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(bindir / "dask"),
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--name",
+                        f"w{i}",
+                        "--memory-limit",
+                        "2GiB",
+                    ],
+                    stdout=wlog,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         with Client(address, timeout=60) as c:
             c.wait_for_workers(n_workers, timeout=60)
         yield address

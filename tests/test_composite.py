@@ -19,8 +19,10 @@ from rs.indices import compute_indices, ndvi, required_bands
 def _stack(values: np.ndarray, chunks: dict | None = None) -> xr.Dataset:
     t, h, w = values.shape
     ds = xr.Dataset(
-        {"red": (("time", "y", "x"), values.astype("float32")),
-         "nir": (("time", "y", "x"), (values * 2).astype("float32"))},
+        {
+            "red": (("time", "y", "x"), values.astype("float32")),
+            "nir": (("time", "y", "x"), (values * 2).astype("float32")),
+        },
         coords={"time": np.arange(t), "y": np.arange(h), "x": np.arange(w)},
     )
     return ds.chunk(chunks) if chunks else ds
@@ -76,8 +78,12 @@ def test_valid_count__counts_pixels_clear_in_every_band() -> None:
 
 
 def test_ndvi__known_values_and_zero_denominator() -> None:
-    ds = xr.Dataset({"red": ("x", np.array([0.05, 0.2, 0.0, np.nan], "float32")),
-                     "nir": ("x", np.array([0.45, 0.2, 0.0, 0.3], "float32"))})
+    ds = xr.Dataset(
+        {
+            "red": ("x", np.array([0.05, 0.2, 0.0, np.nan], "float32")),
+            "nir": ("x", np.array([0.45, 0.2, 0.0, 0.3], "float32")),
+        }
+    )
     out = ndvi(ds).values
     assert out[0] == pytest.approx(0.8)
     assert out[1] == pytest.approx(0.0)

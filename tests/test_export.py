@@ -60,7 +60,10 @@ def test_cog_writer__failure_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_cog_writer__wrong_band_count_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="2 bands"), CogWriter(tmp_path / "x.tif", GRID, ["a"]) as w:
+    with (
+        pytest.raises(ValueError, match="2 bands"),
+        CogWriter(tmp_path / "x.tif", GRID, ["a"]) as w,
+    ):
         w.write_block(0, 0, np.zeros((2, 4, 4), "float32"))
 
 
@@ -90,7 +93,11 @@ def test_write_output_item__catalog_links_and_relative_hrefs(tmp_path: Path) -> 
     end = dt.datetime(2022, 9, 30, tzinfo=dt.UTC)
     for item_id in ("p-1", "p-2"):
         write_output_item(
-            tmp_path, item_id=item_id, geometry=geom, start=start, end=end,
+            tmp_path,
+            item_id=item_id,
+            geometry=geom,
+            start=start,
+            end=end,
             assets=[OutputAsset("data", f, "image/tiff")],
             properties={"rs:inputs": ["s1", "s2"], "rs:run_key": "k"},
         )
@@ -115,8 +122,15 @@ def test_find_up_to_date__needs_same_key_and_existing_files(tmp_path: Path) -> N
     assert key != run_key({"p": 2}, ["a", "b"], "0.1")
     assert key != run_key({"p": 1}, ["a", "b", "c"], "0.1")
     t = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
-    write_output_item(tmp_path, item_id="p", geometry=box(0, 0, 1, 1), start=t, end=t,
-                      assets=[OutputAsset("data", f, "image/tiff")], properties={"rs:run_key": key})
+    write_output_item(
+        tmp_path,
+        item_id="p",
+        geometry=box(0, 0, 1, 1),
+        start=t,
+        end=t,
+        assets=[OutputAsset("data", f, "image/tiff")],
+        properties={"rs:run_key": key},
+    )
     assert find_up_to_date(tmp_path, "p", key) is not None
     assert find_up_to_date(tmp_path, "p", "other") is None
     f.unlink()

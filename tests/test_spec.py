@@ -34,7 +34,7 @@ def _with(path: tuple[str, ...], value: object) -> dict:
 
 def test_parse_spec__defaults_and_relative_paths(tmp_path: Path) -> None:
     spec = parse_spec(GOOD, base=tmp_path)
-    assert spec.aoi == tmp_path / "region.geojson"
+    assert spec.aoi == str(tmp_path / "region.geojson")
     assert spec.output == tmp_path / "out"
     assert spec.product.bands == ["red", "green", "blue", "nir"]
     assert spec.product.indices == ["ndvi"]
@@ -96,12 +96,18 @@ def test_load_spec__relative_to_spec_folder(tmp_path: Path) -> None:
     f = sub / "p.yaml"
     f.write_text(yaml.safe_dump({**GOOD, "aoi": "../aoi/a.geojson"}))
     spec = load_spec(f)
-    assert spec.aoi == (tmp_path / "aoi" / "a.geojson").resolve()
+    assert spec.aoi == str((tmp_path / "aoi" / "a.geojson").resolve())
+
+
+def test_parse_spec__bbox_aoi_kept_as_given(tmp_path: Path) -> None:
+    spec = parse_spec({**GOOD, "aoi": "118.70,32.05, 118.74,32.09"}, base=tmp_path)
+    assert spec.aoi == "118.70,32.05, 118.74,32.09"
+    assert spec.aoi_label == spec.aoi
 
 
 def test_load_spec__demo_spec_of_the_repository_is_valid() -> None:
     root = Path(__file__).resolve().parents[1]
     spec = load_spec(root / "pipelines" / "demo.yaml")
     assert spec.source.embedded == "demo"
-    assert spec.aoi == root / "aoi" / "demo_region.geojson"
-    assert spec.aoi.exists()
+    assert spec.aoi == str(root / "aoi" / "demo_region.geojson")
+    assert Path(spec.aoi).exists()

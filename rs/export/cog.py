@@ -133,4 +133,3 @@ class CogWriter:
             os.replace(self._tmp, self.target)
         except (OSError, rasterio.errors.RasterioError) as e:
             raise OutputError(f"cannot write COG {self.target}: {e}") from e
-

@@ -54,7 +54,7 @@ def dask_client(
             processes=True,
             memory_limit=memory_limit,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # loopback, any free port: never collides
             silence_logs=logging.ERROR,
         )
     except (OSError, TimeoutError, RuntimeError) as e:

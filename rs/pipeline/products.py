@@ -78,7 +78,7 @@ def write_composite(
     """Compute ``ds`` block by block and write its COGs (and quicklooks) into ``folder``."""
     gbox = ds.odc.geobox
     grid = GridSpec(crs=str(gbox.crs), transform=gbox.transform, shape=tuple(gbox.shape))
-    layers = list(ds.data_vars)
+    layers = [str(v) for v in ds.data_vars]
     stack = da.stack([ds[v].data.astype("float32") for v in layers])
     index_names = list(product.indices)
     files = {
@@ -105,7 +105,11 @@ def write_composite(
                     sel = np.nan_to_num(sel, nan=0.0)
                 writers[key].write_block(block.row, block.col, sel)
     result = ProductResult(stats=stats, grid=grid)
-    proj = {"proj:code": grid.crs, "proj:shape": list(grid.shape), "proj:transform": list(grid.transform)[:6]}
+    proj = {
+        "proj:code": grid.crs,
+        "proj:shape": list(grid.shape),
+        "proj:transform": list(grid.transform)[:6],
+    }
     for key, (path, bands, _) in files.items():
         result.assets.append(
             OutputAsset(
@@ -123,7 +127,10 @@ def write_composite(
 
 
 def _quicklooks(
-    product: CompositeProduct, name: str, folder: Path, files: dict[str, tuple[Path, list[str], str]]
+    product: CompositeProduct,
+    name: str,
+    folder: Path,
+    files: dict[str, tuple[Path, list[str], str]],
 ) -> list[OutputAsset]:
     out = []
     comp_path, comp_bands, _ = files["composite"]
@@ -131,7 +138,9 @@ def _quicklooks(
         png = folder / f"{name}_quicklook.png"
         rgb = [comp_bands.index(b) + 1 for b in ("red", "green", "blue")]
         write_quicklook(comp_path, png, bands=rgb)
-        out.append(OutputAsset("thumbnail", png, "image/png", ("thumbnail", "overview"), "true colour"))
+        out.append(
+            OutputAsset("thumbnail", png, "image/png", ("thumbnail", "overview"), "true colour")
+        )
     for i in product.indices:
         png = folder / f"{name}_{i}_quicklook.png"
         write_quicklook(files[i][0], png, value_range=(-0.2, 0.9))

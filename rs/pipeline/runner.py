@@ -69,7 +69,10 @@ def run_pipeline(
     product = spec.product
     bands = list(dict.fromkeys([*product.bands, *required_bands(product.indices)]))
     crs = product.crs or aoi_obj.utm_crs().to_string()
-    rep.stage(f"AOI {spec.aoi.name}: {len(aoi_gdf)} polygon(s), output grid {crs} at {product.resolution:g} m")
+    rep.stage(
+        f"AOI {spec.aoi_label}: {len(aoi_gdf)} polygon(s), "
+        f"output grid {crs} at {product.resolution:g} m"
+    )
 
     with open_source(spec.source, rep) as url:
         rep.stage(f"searching {', '.join(spec.source.collections)} at {url}")
@@ -86,21 +89,19 @@ def run_pipeline(
         timings["search_s"] = time.perf_counter() - t0
         if not items:
             raise NoScenesError(
-                f"no scenes found for {spec.aoi.name} in {', '.join(spec.source.collections)} "
+                f"no scenes found for {spec.aoi_label} in {', '.join(spec.source.collections)} "
                 f"between {spec.time.start} and {spec.time.end}: widen the dates, relax the "
                 "filters or check that the AOI lies inside the collection's coverage"
             )
         usable, skipped = check_assets(
             items, bands, on_error=spec.on_scene_error, with_mask=bool(product.mask)
         )
-        skipped_rows = [
-            {"scene": s.item_id, "asset": s.asset, "reason": s.reason} for s in skipped
-        ]
+        skipped_rows = [{"scene": s.item_id, "asset": s.asset, "reason": s.reason} for s in skipped]
         for s in skipped_rows:
             rep.stage(f"[yellow]skipped scene {s['scene']}[/]: {s['reason']}")
         if not usable:
             raise NoScenesError(
-                f"all {len(items)} scenes found for {spec.aoi.name} were unreadable "
+                f"all {len(items)} scenes found for {spec.aoi_label} were unreadable "
                 f"(see the skipped list): {skipped_rows[0]['reason'] if skipped_rows else ''}"
             )
         scene_ids = [i.id for i in usable]
@@ -108,7 +109,10 @@ def run_pipeline(
         params = product.model_dump(mode="json")
         key = run_key({"product": params, "crs": crs, "aoi": aoi.wkt}, scene_ids, __version__)
         if not force and (done := find_up_to_date(out_dir, item_id, key)) is not None:
-            rep.stage(f"{item_id} is up to date with {len(scene_ids)} scenes: nothing to do (use --force to rebuild)")
+            rep.stage(
+                f"{item_id} is up to date with {len(scene_ids)} scenes: "
+                "nothing to do (use --force to rebuild)"
+            )
             return RunResult(
                 status="up-to-date",
                 output_dir=out_dir,

@@ -14,7 +14,10 @@ __all__ = ["cache_dir", "demo_world_root", "open_source"]
 
 
 def cache_dir() -> Path:
-    """Where rs keeps generated data: ``$RS_CACHE_DIR``, else ``$XDG_CACHE_HOME/rs``, else ``~/.cache/rs``."""
+    """Where rs keeps generated data.
+
+    ``$RS_CACHE_DIR``, else ``$XDG_CACHE_HOME/rs``, else ``~/.cache/rs``.
+    """
     if env := os.environ.get("RS_CACHE_DIR"):
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

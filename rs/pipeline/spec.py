@@ -27,6 +27,10 @@ __all__ = [
     "parse_spec",
 ]
 
+_NUM = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
+_BBOX = re.compile(rf"^{_NUM},{_NUM},{_NUM},{_NUM}$")
+MaskClass = Literal["cloud", "shadow", "snow", "cirrus", "invalid"]
+_DEFAULT_MASK: tuple[MaskClass, ...] = ("cloud", "cirrus", "shadow", "snow")
 _FILTER_OPS = {"lt", "lte", "gt", "gte", "eq", "neq", "in"}
 
 
@@ -52,7 +56,9 @@ class SourceSpec(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> SourceSpec:
         if (self.url is None) == (self.embedded is None):
-            raise ValueError("give exactly one of 'url' (a STAC API) or 'embedded' (demo or a folder)")
+            raise ValueError(
+                "give exactly one of 'url' (a STAC API) or 'embedded' (demo or a folder)"
+            )
         if self.url is not None and not re.match(r"^https?://", self.url):
             raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
         return self
@@ -96,9 +102,7 @@ class CompositeProduct(_Strict):
     indices: list[str] = Field(default_factory=lambda: ["ndvi"])
     resolution: float = Field(default=10.0, gt=0)
     crs: str | None = None
-    mask: list[Literal["cloud", "shadow", "snow", "cirrus", "invalid"]] = Field(
-        default_factory=lambda: ["cloud", "shadow", "snow"]
-    )
+    mask: list[MaskClass] = Field(default_factory=lambda: list(_DEFAULT_MASK))
     quicklook: bool = True
 
     @field_validator("bands")
@@ -137,7 +141,7 @@ class PipelineSpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     source: SourceSpec
-    aoi: Path
+    aoi: str = Field(min_length=1, description="AOI file, or a 'minx,miny,maxx,maxy' lon/lat bbox")
     time: TimeRange
     product: Product
     output: Path
@@ -149,9 +153,15 @@ class PipelineSpec(_Strict):
         src = self.source
         if src.embedded is not None and src.embedded != "demo":
             src = src.model_copy(update={"embedded": str(_abs(Path(src.embedded), base))})
+        aoi = self.aoi if _BBOX.match(self.aoi) else str(_abs(Path(self.aoi), base))
         return self.model_copy(
-            update={"aoi": _abs(self.aoi, base), "output": _abs(self.output, base), "source": src}
+            update={"aoi": aoi, "output": _abs(self.output, base), "source": src}
         )
+
+    @property
+    def aoi_label(self) -> str:
+        """Short name of the AOI for messages: the file name, or the bbox as given."""
+        return self.aoi if _BBOX.match(self.aoi) else Path(self.aoi).name
 
 
 def _abs(p: Path, base: Path) -> Path:

@@ -1,0 +1,105 @@
+"""Shared fixtures: a small synthetic world, a private rs cache, spec writing, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rs.testing import World, WorldConfig, generate_world
+
+SMALL = WorldConfig(width=128, height=128, n_dates=6, seed=7)
+
+
+@pytest.fixture(scope="session")
+def rs_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private RS_CACHE_DIR for the whole session (the user's cache is never touched)."""
+    path = tmp_path_factory.mktemp("rs-cache")
+    os.environ["RS_CACHE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A 128 x 128 px, 6-date synthetic Sentinel-2 world (read-only: copy it to change it)."""
+    return generate_world(tmp_path_factory.mktemp("world"), SMALL)
+
+
+@pytest.fixture
+def world_copy(small_world: World, tmp_path: Path) -> World:
+    """A private copy of the small world that a test may damage."""
+    dst = tmp_path / "world"
+    shutil.copytree(small_world.root, dst)
+    # items carry absolute file:// hrefs: rewrite them to the copy
+    for p in dst.rglob("*.json"):
+        text = p.read_text()
+        p.write_text(text.replace(small_world.root.as_uri(), dst.as_uri()))
+    return World(dst, small_world.config)
+
+
+def world_bbox(world: World, margin_px: int = 8) -> str:
+    """A lon/lat bbox string safely inside the world (``margin_px`` from each edge)."""
+    from pyproj import Transformer
+
+    g = world.grid
+    minx, miny, maxx, maxy = g.bounds
+    m = margin_px * g.res
+    to_ll = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
+    xs, ys = to_ll.transform(
+        [minx + m, maxx - m, minx + m, maxx - m], [miny + m, miny + m, maxy - m, maxy - m]
+    )
+    west, south = max(xs[0], xs[2]), max(ys[0], ys[1])
+    east, north = min(xs[1], xs[3]), min(ys[2], ys[3])
+    return f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write a spec for the embedded world at ``root``; keyword overrides replace top-level keys."""
+
+    def _write(world_root: Path, aoi: str, **overrides: Any) -> Path:
+        spec: dict[str, Any] = {
+            "name": "t",
+            "source": {"embedded": str(world_root), "collections": ["sentinel-2-l2a"]},
+            "aoi": aoi,
+            "time": {"start": "2021-05-01", "end": "2022-09-30"},
+            "product": {
+                "kind": "composite",
+                "bands": ["red", "green", "blue", "nir"],
+                "indices": ["ndvi"],
+            },
+            "output": str(tmp_path / "out"),
+            "dask": {"workers": 1, "threads_per_worker": 2},
+        }
+        spec.update(overrides)
+        path = tmp_path / "spec.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def rs_cli(rs_cache: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real ``rs`` command in a subprocess; returns the completed process."""
+
+    def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        exe = Path(sys.executable).parent / "rs"
+        env = {**os.environ, "RS_CACHE_DIR": str(rs_cache), "COLUMNS": "200"}
+        return subprocess.run(
+            [str(exe), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+
+    return _run

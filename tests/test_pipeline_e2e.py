@@ -1,0 +1,309 @@
+"""`rs run` end to end through the real CLI, the embedded STAC API and a Dask cluster.
+
+Known answers come from the synthetic world's truth: the composite must equal the per-pixel
+median of the encoded clear observations, the clear count the number of cloud- and
+shadow-free dates.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pystac
+import pytest
+import rasterio
+import yaml
+
+from rs.testing import World
+
+from ._cluster import dask_processes
+from .conftest import world_bbox
+
+BANDS = ["red", "green", "blue", "nir"]
+
+
+def _expected(world: World) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Median of clear observations per band (10 m world grid) and the clear count."""
+    stacks: dict[str, list[np.ndarray]] = {b: [] for b in BANDS}
+    clear_count = np.zeros(world.grid.shape(), dtype=np.int32)
+    for i in range(world.n_dates):
+        obs = world.observed_reflectance(i)
+        clear = ~(world.cloud_mask(i) | world.shadow_mask(i))
+        clear_count += clear
+        for b in BANDS:
+            # what the files hold: DN quantised to 1e-4 and clipped to DN >= 1
+            v = np.round(np.clip(obs[b], 1e-4, None) * 1e4) / 1e4
+            stacks[b].append(np.where(clear, v, np.nan))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = {b: np.nanmedian(np.stack(s), axis=0) for b, s in stacks.items()}
+    return med, clear_count
+
+
+def _window(world: World, path: Path) -> tuple[slice, slice]:
+    """Rows/cols of the world grid covered by the raster at ``path`` (same 10 m grid)."""
+    with rasterio.open(path) as ds:
+        t = ds.transform
+        r0 = round((world.grid.y0 - t.f) / 10)
+        c0 = round((t.c - world.grid.x0) / 10)
+        assert t.a == 10 and t.e == -10
+        return slice(r0, r0 + ds.height), slice(c0, c0 + ds.width)
+
+
+@pytest.mark.slow
+def test_rs_run__composite_equals_truth_median(
+    small_world: World, write_spec, rs_cli, tmp_path
+) -> None:
+    spec = write_spec(small_world.root, world_bbox(small_world))
+    proc = rs_cli("run", str(spec))
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    assert "done: outputs in" in proc.stdout and "demo" not in proc.stdout.split("outputs")[0]
+
+    med, count = _expected(small_world)
+    comp = out / "t_composite.tif"
+    rows, cols = _window(small_world, comp)
+    with rasterio.open(comp) as ds:
+        assert ds.crs.to_epsg() == 32650
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert ds.descriptions == tuple(BANDS)
+        data = ds.read()
+    inside = np.isfinite(data[0])
+    assert inside.mean() > 0.85, "the bbox AOI covers most of the output grid"
+    for k, b in enumerate(BANDS):
+        exp = med[b][rows, cols]
+        both = inside & np.isfinite(exp)
+        assert both.sum() > 0.8 * inside.sum()
+        np.testing.assert_allclose(data[k][both], exp[both], atol=2e-4, err_msg=b)
+        # a pixel with no clear observation is NaN, not a cloudy value
+        assert not np.isfinite(data[k][inside & np.isnan(exp)]).any()
+
+    with rasterio.open(out / "t_clear_count.tif") as ds:
+        cc = ds.read(1)
+    np.testing.assert_array_equal(cc[inside], count[rows, cols][inside])
+
+    with rasterio.open(out / "t_ndvi.tif") as ds:
+        ndvi = ds.read(1)
+    red, nir = data[0], data[3]
+    np.testing.assert_allclose(
+        ndvi[inside], ((nir - red) / (nir + red))[inside], rtol=1e-5, atol=1e-6
+    )
+
+    item = pystac.Item.from_file(str(out / "items" / "t-composite-20210501-20220930.json"))
+    assert item.properties["rs:inputs"] == small_world.item_ids
+    assert item.properties["rs:parameters"]["statistic"] == "median"
+    assert item.properties["rs:version"] == "0.1.0"
+    for a in item.assets.values():
+        assert Path(a.get_absolute_href()).exists()
+    cat = pystac.Catalog.from_file(str(out / "catalog.json"))
+    assert [i.id for i in cat.get_items()] == [item.id]
+    report = json.loads((out / "run-report.json").read_text())
+    assert report["scenes_used"] == small_world.item_ids and report["scenes_skipped"] == []
+    assert not list(out.glob(".rs-staging*")), "staging folder removed"
+
+
+@pytest.mark.slow
+def test_rs_run__second_run_is_up_to_date_and_force_rebuilds(
+    small_world, write_spec, rs_cli, tmp_path
+) -> None:
+    spec = write_spec(small_world.root, world_bbox(small_world), name="inc")
+    assert rs_cli("run", str(spec), "--quiet").returncode == 0
+    comp = tmp_path / "out" / "inc_composite.tif"
+    first = comp.stat().st_mtime_ns
+    again = rs_cli("run", str(spec))
+    assert again.returncode == 0, again.stderr
+    assert "up to date" in again.stderr and "up-to-date" in again.stdout
+    assert comp.stat().st_mtime_ns == first, "an up-to-date product is not rewritten"
+    forced = rs_cli("run", str(spec), "--force", "--quiet")
+    assert forced.returncode == 0 and forced.stdout == "" and forced.stderr == ""
+    assert comp.stat().st_mtime_ns != first
+
+
+@pytest.mark.slow
+def test_rs_run__output_flag_overrides_spec(small_world, write_spec, rs_cli, tmp_path) -> None:
+    spec = write_spec(small_world.root, world_bbox(small_world))
+    other = tmp_path / "elsewhere"
+    assert rs_cli("run", str(spec), "--output", str(other), "-q").returncode == 0
+    assert (other / "t_composite.tif").exists()
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_rs_run__on_existing_cluster_same_result(small_world, write_spec, rs_cli, tmp_path) -> None:
+    spec = write_spec(small_world.root, world_bbox(small_world), name="local")
+    assert rs_cli("run", str(spec), "-q").returncode == 0
+    spec2 = write_spec(small_world.root, world_bbox(small_world), name="remote")
+    logs = tmp_path / "cluster-logs"
+    logs.mkdir()
+    with dask_processes(logs, n_workers=2) as address:
+        proc = rs_cli("run", str(spec2), "--scheduler", address)
+        assert proc.returncode == 0, proc.stderr
+    # the run connected to this scheduler as a client (and did not start its own cluster)
+    assert "Receive client connection" in (logs / "scheduler.log").read_text()
+    with (
+        rasterio.open(tmp_path / "out" / "local_composite.tif") as a,
+        rasterio.open(tmp_path / "out" / "remote_composite.tif") as b,
+    ):
+        np.testing.assert_array_equal(a.read(), b.read())
+
+
+# --- bad input: a clear error, the right exit code and no partial output --------------------
+
+
+def _no_products(out: Path) -> None:
+    if out.exists():
+        left = [p.name for p in out.rglob("*") if p.is_file()]
+        assert left == [], f"partial output left behind: {left}"
+
+
+def test_rs_run__unknown_spec_key_names_it(small_world, write_spec, rs_cli, tmp_path) -> None:
+    spec = write_spec(small_world.root, world_bbox(small_world))
+    data = yaml.safe_load(spec.read_text())
+    data["product"]["statistc"] = "median"
+    spec.write_text(yaml.safe_dump(data))
+    proc = rs_cli("run", str(spec))
+    assert proc.returncode == 2
+    assert "unknown key 'product.composite.statistc'" in proc.stderr
+    _no_products(tmp_path / "out")
+
+
+def test_rs_run__missing_aoi_file(small_world, write_spec, rs_cli, tmp_path) -> None:
+    proc = rs_cli("run", str(write_spec(small_world.root, str(tmp_path / "nope.geojson"))))
+    assert proc.returncode == 2
+    assert "nope.geojson" in proc.stderr
+    _no_products(tmp_path / "out")
+
+
+def test_rs_run__invalid_aoi_file(small_world, write_spec, rs_cli, tmp_path) -> None:
+    bad = tmp_path / "points.geojson"
+    bad.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [118.7, 32.0]},
+                    }
+                ],
+            }
+        )
+    )
+    proc = rs_cli("run", str(write_spec(small_world.root, str(bad))))
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "Point" in proc.stderr
+    _no_products(tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_rs_run__aoi_outside_all_scenes_exit_2(small_world, write_spec, rs_cli, tmp_path) -> None:
+    proc = rs_cli("run", str(write_spec(small_world.root, "10.0,45.0,10.1,45.1")))
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "no scenes found for 10.0,45.0,10.1,45.1 in sentinel-2-l2a "
+        "between 2021-05-01 and 2022-09-30"
+        in " ".join(proc.stderr.split())
+    )
+    _no_products(tmp_path / "out")
+
+
+def test_rs_run__stac_unreachable_after_retries(write_spec, rs_cli, tmp_path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = write_spec(
+        tmp_path,
+        "118.70,32.05,118.74,32.09",
+        source={
+            "url": f"http://127.0.0.1:{port}",
+            "collections": ["sentinel-2-l2a"],
+            "retries": 1,
+            "timeout": 2,
+        },
+    )
+    proc = rs_cli("run", str(spec))
+    assert proc.returncode == 3
+    assert f"127.0.0.1:{port}" in proc.stderr
+    _no_products(tmp_path / "out")
+
+
+def _break_asset(world: World, i: int, band: str, how: str) -> None:
+    path = world.band_path(i, band)
+    if how == "missing":
+        path.unlink()
+    else:  # header intact, tiles cut off: readable at open, fails when pixels are read
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.slow
+def test_rs_run__unreadable_asset_skipped_and_recorded(
+    world_copy, write_spec, rs_cli, tmp_path
+) -> None:
+    _break_asset(world_copy, 2, "red", "missing")
+    proc = rs_cli("run", str(write_spec(world_copy.root, world_bbox(world_copy))))
+    assert proc.returncode == 0, proc.stderr
+    bad_id = world_copy.item_ids[2]
+    report = json.loads((tmp_path / "out" / "run-report.json").read_text())
+    assert [s["scene"] for s in report["scenes_skipped"]] == [bad_id]
+    assert (
+        bad_id not in report["scenes_used"] and len(report["scenes_used"]) == world_copy.n_dates - 1
+    )
+    item = json.loads(
+        (tmp_path / "out" / "items" / "t-composite-20210501-20220930.json").read_text()
+    )
+    assert item["properties"]["rs:skipped"][0]["scene"] == bad_id
+    assert f"skipped scene {bad_id}" in proc.stderr
+
+
+@pytest.mark.slow
+def test_rs_run__unreadable_asset_fails_when_asked(
+    world_copy, write_spec, rs_cli, tmp_path
+) -> None:
+    _break_asset(world_copy, 1, "nir", "missing")
+    proc = rs_cli(
+        "run", str(write_spec(world_copy.root, world_bbox(world_copy), on_scene_error="fail"))
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert world_copy.item_ids[1] in proc.stderr and "nir" in proc.stderr
+    _no_products(tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_rs_run__corrupt_tiles_fail_midway_without_partial_output(
+    world_copy, write_spec, rs_cli, tmp_path
+) -> None:
+    _break_asset(world_copy, 3, "green", "truncated")
+    proc = rs_cli(
+        "run", str(write_spec(world_copy.root, world_bbox(world_copy), on_scene_error="fail"))
+    )
+    assert proc.returncode != 0
+    assert "error" in proc.stderr.lower()
+    _no_products(tmp_path / "out")
+
+
+def test_rs_run__output_not_writable(small_world, write_spec, rs_cli, tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    spec = write_spec(small_world.root, world_bbox(small_world), output=str(blocker / "out"))
+    proc = rs_cli("run", str(spec))
+    assert proc.returncode == 5
+    assert "not writable" in proc.stderr
+
+
+@pytest.mark.slow
+def test_rs_run__demo_spec_runs_on_its_own(rs_cli, tmp_path, rs_cache) -> None:
+    """What `make demo` runs: generates the demo world, serves it, composites, exits 0."""
+    root = Path(__file__).resolve().parents[1]
+    proc = rs_cli("run", str(root / "pipelines" / "demo.yaml"), "--output", str(tmp_path / "demo"))
+    assert proc.returncode == 0, proc.stderr
+    assert (rs_cache / "demo-world" / "world.json").exists()
+    for name in ("demo_composite.tif", "demo_ndvi.tif", "demo_quicklook.png", "catalog.json"):
+        assert (tmp_path / "demo" / name).exists(), name
+    assert "ndvi" in proc.stdout and "layers over the AOI" in proc.stdout
