@@ -56,6 +56,10 @@ class ServerError(RsError):
     """The embedded STAC API could not be started or stopped cleanly."""
 
 
+class ClusterError(RsError):
+    """The Dask scheduler given could not be reached, or a local cluster could not start."""
+
+
 #: Process exit codes used by the CLI. 1 is any other failure.
 EXIT_CODES: dict[type[RsError], int] = {
     SpecError: 2,
@@ -66,6 +70,7 @@ EXIT_CODES: dict[type[RsError], int] = {
     AssetReadError: 4,
     OutputError: 5,
     ServerError: 6,
+    ClusterError: 3,
 }
 
 

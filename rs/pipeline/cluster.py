@@ -9,13 +9,9 @@ from collections.abc import Iterator
 
 from distributed import Client, LocalCluster
 
-from rs.errors import RsError
+from rs.errors import ClusterError
 
-__all__ = ["ClusterError", "dask_client"]
-
-
-class ClusterError(RsError):
-    """The Dask scheduler given could not be reached, or a local cluster could not start."""
+__all__ = ["dask_client"]
 
 
 @contextlib.contextmanager

@@ -126,11 +126,12 @@ class CompositeProduct(_Strict):
 
 
 class DaskSpec(_Strict):
-    """Local cluster settings (ignored when ``--scheduler`` points at an existing cluster)."""
+    """Local cluster settings; with ``--scheduler`` only ``connect_timeout`` applies."""
 
     workers: int = Field(default=1, ge=1)
     threads_per_worker: int | None = Field(default=None, ge=1)
     memory_limit: str = "auto"
+    connect_timeout: float = Field(default=30.0, gt=0, description="seconds to reach --scheduler")
 
 
 Product = Annotated[CompositeProduct, Field(discriminator="kind")]
