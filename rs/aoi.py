@@ -36,6 +36,14 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
+from rs._geom import (
+    as_polygonal,
+    crosses_antimeridian,
+    flat_parts,
+    shift_east,
+    split_antimeridian,
+    split_shifted,
+)
 from rs.errors import AoiError
 
 __all__ = ["Aoi", "AoiSource", "AoiWarning", "load_aoi", "split_antimeridian"]
@@ -122,7 +130,7 @@ class Aoi:
     @cached_property
     def union(self) -> Polygon | MultiPolygon:
         """All rows dissolved into one shapely (Multi)Polygon, EPSG:4326."""
-        return _as_polygonal(shapely.union_all(np.asarray(self.gdf.geometry.values)))
+        return as_polygonal(shapely.union_all(np.asarray(self.gdf.geometry.values)))
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -179,19 +187,6 @@ class Aoi:
         lon = (lon + 180.0) % 360.0 - 180.0
         zone = min(int((lon + 180.0) // 6.0) + 1, 60)
         return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-
-
-def split_antimeridian(geom: BaseGeometry) -> Polygon | MultiPolygon:
-    """Split a lon/lat (Multi)Polygon whose rings jump across ±180 into parts on either side.
-
-    A ring edge with a longitude step over 180° is read as crossing the dateline (so a polygon
-    really wider than 180° of longitude must be given already split). Negative longitudes are
-    shifted by +360, the shape is clipped at x = 180 and the eastern part shifted back. A valid
-    input that does not cross is returned unchanged.
-    """
-    if not _crosses(geom, where="the geometry"):
-        return _as_polygonal(geom)
-    return _as_polygonal(_split_shifted(shapely.transform(geom, _shift_east)))
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -303,7 +298,7 @@ def _bbox_polygon(parts: list[Any], text: str) -> Polygon | MultiPolygon:
     if minx < maxx:
         return box(minx, miny, maxx, maxy)
     sides = [box(minx, miny, 180.0, maxy), box(-180.0, miny, maxx, maxy)]  # across ±180
-    return _as_polygonal([p for p in sides if p.area > 0])
+    return as_polygonal([p for p in sides if p.area > 0])
 
 
 # --- normalising -------------------------------------------------------------------------------
@@ -398,21 +393,11 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def _check_polygonal(gdf: gpd.GeoDataFrame, where: str) -> None:
-    kinds = sorted({p.geom_type for g in gdf.geometry for p in _flat(g)} - {"Polygon"})
+    kinds = sorted({p.geom_type for g in gdf.geometry for p in flat_parts(g)} - {"Polygon"})
     if kinds:
         raise AoiError(f"{where} contains non-polygon geometries ({', '.join(kinds)}); an AOI "
                        "must be an area: buffer points/lines into polygons first (in a projected "
                        "CRS, e.g. gdf.to_crs(32650).buffer(500)).")
-
-
-def _flat(geom: BaseGeometry) -> np.ndarray:
-    """Single-part geometries of ``geom``, collections unpacked recursively."""
-    parts = shapely.get_parts(geom)
-    while True:
-        multi = shapely.get_type_id(parts) >= 4
-        if not multi.any():
-            return np.asarray(parts)
-        parts = np.concatenate([parts[~multi], shapely.get_parts(parts[multi])])
 
 
 def _check_lonlat(gdf: gpd.GeoDataFrame, where: str, crs: CRS) -> None:
@@ -432,9 +417,9 @@ def _check_lonlat(gdf: gpd.GeoDataFrame, where: str, crs: CRS) -> None:
 def _fix(geom: BaseGeometry, *, repair: bool, split: bool,
          where: str) -> tuple[BaseGeometry | None, bool]:
     """Valid polygonal ``geom`` split at the antimeridian; ``(None, _)`` if no area is left."""
-    crosses = split and _crosses(geom, where=where)
+    crosses = split and crosses_antimeridian(geom, where=where)
     if crosses:
-        geom = shapely.transform(geom, _shift_east)
+        geom = shapely.transform(geom, shift_east)
     repaired = not geom.is_valid
     if repaired:
         if not repair:
@@ -442,40 +427,6 @@ def _fix(geom: BaseGeometry, *, repair: bool, split: bool,
                            "Fix it (e.g. QGIS 'Fix geometries') or pass repair=True.")
         geom = shapely.make_valid(geom)
     if crosses:
-        geom = _split_shifted(geom)
-    parts = [p for p in _flat(geom) if p.geom_type == "Polygon" and p.area > 0]
-    return (_as_polygonal(parts) if parts else None), repaired
-
-
-def _crosses(geom: BaseGeometry, *, where: str) -> bool:
-    for poly in _flat(geom):
-        if poly.geom_type != "Polygon" or poly.is_empty:
-            continue
-        x = np.asarray(poly.exterior.coords)[:, 0]
-        jumps = int(np.count_nonzero(np.abs(np.diff(x)) > 180.0))
-        if jumps % 2:
-            raise AoiError(f"{where} crosses the antimeridian an odd number of times (it encloses "
-                           "a pole); split it into pieces that do not contain a pole.")
-        if jumps and np.ptp(np.where(x < 0, x + 360.0, x)) < np.ptp(x):
-            return True
-    return False
-
-
-def _shift_east(coords: np.ndarray) -> np.ndarray:
-    """Negative longitudes +360, so a shape across ±180 becomes continuous around x = 180."""
-    out = np.array(coords, dtype=float)
-    out[:, 0] = np.where(out[:, 0] < 0, out[:, 0] + 360.0, out[:, 0])
-    return out
-
-
-def _split_shifted(geom: BaseGeometry) -> list[BaseGeometry]:
-    west = shapely.intersection(geom, box(-180.0, -90.0, 180.0, 90.0))
-    east = shapely.intersection(geom, box(180.0, -90.0, 540.0, 90.0))
-    east = shapely.transform(east, lambda c: c - np.array([360.0, 0.0]))
-    return [p for p in (*_flat(west), *_flat(east)) if p.geom_type == "Polygon" and p.area > 0]
-
-
-def _as_polygonal(geom: BaseGeometry | list[BaseGeometry]) -> Polygon | MultiPolygon:
-    parts = [p for g in (geom if isinstance(geom, list) else [geom]) for p in _flat(g)
-             if p.geom_type == "Polygon" and not p.is_empty]
-    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+        geom = split_shifted(geom)
+    parts = [p for p in flat_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
+    return (as_polygonal(parts) if parts else None), repaired
