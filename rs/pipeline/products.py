@@ -16,9 +16,9 @@ import numpy as np
 import pystac
 import xarray as xr
 from distributed import Client
-from odc.geo.geom import Geometry
 from shapely.geometry.base import BaseGeometry
 
+from rs.clip import clip_to_aoi
 from rs.composite import temporal_composite, valid_count
 from rs.export.cog import CogWriter, GridSpec
 from rs.export.quicklook import write_quicklook
@@ -63,7 +63,7 @@ def build_composite(
     if product.indices:
         out = out.merge(compute_indices(comp, product.indices))
     out["clear_count"] = valid_count(ds[bands]).astype("float32")
-    return out.odc.mask(Geometry(aoi, "EPSG:4326"))
+    return clip_to_aoi(out, aoi)
 
 
 def write_composite(
