@@ -59,8 +59,28 @@ def _quiet(fn: Callable[..., np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     return reduce
 
 
+def _nanmedian_sorted(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """NaN-skipping median along the last axis by one vectorised sort (NaN sorts last).
+
+    Same result as ``np.nanmedian`` (the mean of the two middle values for an even count, NaN
+    when there is no valid value) but several times faster for short time axes, where
+    ``np.nanmedian`` falls back to masked arrays.
+    """
+    if axis != -1:
+        raise ValueError("only the last axis is supported")
+    ordered = np.sort(a, axis=-1)
+    n = np.count_nonzero(~np.isnan(a), axis=-1)
+    lo = np.maximum((n - 1) // 2, 0)[..., np.newaxis]
+    hi = np.maximum(n // 2, 0)[..., np.newaxis]
+    low = np.take_along_axis(ordered, lo, axis=-1)[..., 0].astype(np.float64)
+    high = np.take_along_axis(ordered, hi, axis=-1)[..., 0].astype(np.float64)
+    med = (low + high) / 2
+    med[n == 0] = np.nan
+    return med
+
+
 _REDUCERS = {
-    "median": _quiet(np.nanmedian),
+    "median": _quiet(_nanmedian_sorted),
     "mean": _quiet(np.nanmean),
     "min": _quiet(np.nanmin),
     "max": _quiet(np.nanmax),

@@ -205,8 +205,7 @@ def test_rs_run__aoi_outside_all_scenes_exit_2(small_world, write_spec, rs_cli, 
     assert proc.returncode == 2, proc.stderr
     assert (
         "no scenes found for 10.0,45.0,10.1,45.1 in sentinel-2-l2a "
-        "between 2021-05-01 and 2022-09-30"
-        in " ".join(proc.stderr.split())
+        "between 2021-05-01 and 2022-09-30" in " ".join(proc.stderr.split())
     )
     _no_products(tmp_path / "out")
 
@@ -307,3 +306,26 @@ def test_rs_run__demo_spec_runs_on_its_own(rs_cli, tmp_path, rs_cache) -> None:
     for name in ("demo_composite.tif", "demo_ndvi.tif", "demo_quicklook.png", "catalog.json"):
         assert (tmp_path / "demo" / name).exists(), name
     assert "ndvi" in proc.stdout and "layers over the AOI" in proc.stdout
+
+
+@pytest.mark.slow
+def test_rs_run__local_worker_processes_same_result(
+    small_world, write_spec, rs_cli, tmp_path
+) -> None:
+    bbox = world_bbox(small_world)
+    assert (
+        rs_cli("run", str(write_spec(small_world.root, bbox, name="threads")), "-q").returncode == 0
+    )
+    procs = write_spec(
+        small_world.root,
+        bbox,
+        name="procs",
+        dask={"workers": 2, "threads_per_worker": 1, "processes": True},
+    )
+    proc = rs_cli("run", str(procs))
+    assert proc.returncode == 0, proc.stderr
+    with (
+        rasterio.open(tmp_path / "out" / "threads_composite.tif") as a,
+        rasterio.open(tmp_path / "out" / "procs_composite.tif") as b,
+    ):
+        np.testing.assert_array_equal(a.read(), b.read())

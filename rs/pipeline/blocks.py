@@ -35,8 +35,9 @@ def iter_blocks(
 ) -> Iterator[Block]:
     """Yield computed blocks of a (layer, y, x) dask array in completion order.
 
-    At most ``max_in_flight`` blocks (default: twice the cluster's threads) are submitted at a
-    time, so results never pile up faster than they are written.
+    At most ``max_in_flight`` blocks (default: the cluster's threads plus one) are submitted at a
+    time, so memory is bounded by the block size, not the area, and results never pile up
+    faster than they are written.
     """
     if stack.ndim != 3:
         raise ValueError(f"expected a (layer, y, x) array, got shape {stack.shape}")
@@ -51,7 +52,7 @@ def iter_blocks(
     ]
     if max_in_flight is None:
         threads = sum(client.nthreads().values()) or 1
-        max_in_flight = max(2, 2 * threads)
+        max_in_flight = threads + 1
     pending = iter(todo)
     where: dict[str, tuple[int, int]] = {}
     queue = as_completed()

@@ -24,7 +24,7 @@ from rs.export.cog import CogWriter, GridSpec
 from rs.export.quicklook import write_quicklook
 from rs.export.stac_items import OutputAsset
 from rs.indices import compute_indices, required_bands
-from rs.load import load_optical
+from rs.load import load_optical, reduction_chunks
 from rs.pipeline.blocks import iter_blocks
 from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import CompositeProduct
@@ -50,12 +50,16 @@ def build_composite(
 ) -> xr.Dataset:
     """Lazy dataset of composite bands, indices and ``clear_count``, NaN outside the AOI."""
     bands = list(dict.fromkeys([*product.bands, *required_bands(product.indices)]))
+    # load chunks sized so that one block holds every date of every band within the budget:
+    # each output block is then computed from its own reads, with nothing shared or repeated
+    block = reduction_chunks(len(items), itemsize=4 * (len(bands) + 1))
     ds = load_optical(
         list(items),
         bands,
         crs=crs,
         resolution=product.resolution,
         geopolygon=aoi,
+        chunks={"y": block["y"], "x": block["x"]},
         mask=tuple(product.mask),
     )
     comp = temporal_composite(ds, product.statistic)

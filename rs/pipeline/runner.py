@@ -129,6 +129,7 @@ def run_pipeline(
                 workers=spec.dask.workers,
                 threads_per_worker=spec.dask.threads_per_worker,
                 memory_limit=spec.dask.memory_limit,
+                processes=spec.dask.processes,
                 timeout=spec.dask.connect_timeout,
             ) as client:
                 t1 = time.perf_counter()

@@ -130,6 +130,10 @@ class DaskSpec(_Strict):
 
     workers: int = Field(default=1, ge=1)
     threads_per_worker: int | None = Field(default=None, ge=1)
+    processes: bool = Field(
+        default=False,
+        description="workers as separate processes (isolation) instead of threads (no copies)",
+    )
     memory_limit: str = "auto"
     connect_timeout: float = Field(default=30.0, gt=0, description="seconds to reach --scheduler")
 
