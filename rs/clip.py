@@ -46,12 +46,14 @@ def aoi_mask(like: xr.DataArray, geom: BaseGeometry, crs: str = "EPSG:4326") -> 
     ydim, xdim = like.odc.spatial_dims
     chunks = like.chunksizes
     shape = (like.sizes[ydim], like.sizes[xdim])
-    template = da.zeros(
-        shape,
-        chunks=(chunks[ydim], chunks[xdim]) if chunks else shape,
-        dtype=bool,
-    )
-    data = template.map_blocks(_mask_block, tuple(gbox.transform)[:6], native, dtype=bool)
+    transform = tuple(gbox.transform)[:6]
+    data: np.ndarray | da.Array
+    if chunks:
+        template = da.zeros(shape, chunks=(chunks[ydim], chunks[xdim]), dtype=bool)
+        data = template.map_blocks(_mask_block, transform, native, dtype=bool)
+    else:  # numpy-backed: rasterise now (no graph inside what may already be a Dask task)
+        whole = {None: {"array-location": [(0, shape[0]), (0, shape[1])]}}
+        data = _mask_block(np.empty(0), transform, native, block_info=whole)
     return xr.DataArray(data, dims=(ydim, xdim), coords={ydim: like[ydim], xdim: like[xdim]})
 
 

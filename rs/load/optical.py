@@ -18,6 +18,7 @@ import odc.stac
 import pystac
 import xarray as xr
 from odc.geo.crs import CRS
+from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 
 from rs.errors import NoScenesError, SourceError
@@ -226,6 +227,8 @@ def load_optical(
     mask: Sequence[str] | None = DEFAULT_LOAD_MASK,
     groupby: str = "solar_day",
     resampling: str | Mapping[str, str] | None = None,
+    geobox: GeoBox | None = None,
+    lazy: bool = True,
 ) -> xr.Dataset:
     """Load Sentinel-2 L2A or Landsat C2 L2 items as a lazy, float32, masked Dataset.
 
@@ -244,6 +247,10 @@ def load_optical(
         items of one group are fused into one time slice (first valid pixel wins).
     :param resampling: one method for reflectance bands or ``{band: method}``; defaults bilinear
         for reflectance/thermal and nearest for mask bands.
+    :param geobox: the exact output grid (odc-geo GeoBox); replaces crs, resolution, geopolygon
+        and bbox. Used to load one block of a larger grid.
+    :param lazy: ``False`` reads now into numpy (odc-stac's eager path, no Dask graph): for
+        code that already runs inside a Dask task, such as a block of a tiled product.
     :returns: Dataset with dims ``(time, y, x)``, dask-backed; reflectance 0..1 and thermal in
         Kelvin as float32, NaN for nodata and masked pixels; ``attrs["item_ids"]`` lists the item
         ids of each time slice; the grid is ``ds.odc.geobox``.
@@ -258,10 +265,16 @@ def load_optical(
         raise SourceError("no bands requested; pass common band names such as ['red', 'nir']")
     if geopolygon is not None and bbox is not None:
         raise SourceError("pass either geopolygon or bbox, not both")
+    if geobox is not None and any(v is not None for v in (crs, resolution, geopolygon, bbox)):
+        raise SourceError(
+            "geobox fixes the grid: do not also pass crs, resolution, geopolygon or bbox"
+        )
     classes = normalise_mask_classes(("invalid", *mask)) if mask else ()
 
     gp = _normalise_geopolygon(geopolygon)
     lon: float | None = None
+    if geobox is not None:
+        gp = geobox.extent
     if gp is not None:
         lon = float(gp.to_crs("EPSG:4326").centroid.coords[0][0])
     elif bbox is not None:
@@ -280,14 +293,16 @@ def load_optical(
         if out_crs.geographic:
             resolution = resolution / _METRES_PER_DEGREE
 
+    grid: dict[str, Any] = (
+        {"geobox": geobox}
+        if geobox is not None
+        else {"crs": out_crs, "resolution": resolution, "geopolygon": gp, "bbox": bbox}
+    )
     raw = odc.stac.load(
         items,
         bands=list(plan.keys.values()),
-        crs=out_crs,
-        resolution=resolution,
-        geopolygon=gp,
-        bbox=bbox,
-        chunks=dict(load_chunks(chunks)),
+        **grid,
+        chunks=dict(load_chunks(chunks)) if lazy else None,
         groupby=lambda _item, _parsed, idx: plan.group_keys[idx],
         resampling=_resampling(plan.keys, resampling),
         stac_cfg=_stac_cfg(plan.keys),

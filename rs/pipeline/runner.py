@@ -27,10 +27,11 @@ from rs.indices import required_bands
 from rs.load import check_assets
 from rs.pipeline.cluster import dask_client
 from rs.pipeline.ledger import find_up_to_date, run_key
-from rs.pipeline.products import build_composite, write_composite
+from rs.pipeline.products import tiled_composite
 from rs.pipeline.progress import QuietReporter, Reporter
 from rs.pipeline.source import open_source
 from rs.pipeline.spec import PipelineSpec
+from rs.pipeline.writing import write_composite
 from rs.sources.stac import search_items
 
 __all__ = ["RunResult", "run_pipeline"]
@@ -133,9 +134,9 @@ def run_pipeline(
                 timeout=spec.dask.connect_timeout,
             ) as client:
                 t1 = time.perf_counter()
-                ds = build_composite(usable, product, aoi, crs)
+                tiled = tiled_composite(usable, product, aoi, crs)
                 result = write_composite(
-                    client, ds, product, name=spec.name, folder=staging, reporter=rep
+                    client, tiled, product, name=spec.name, folder=staging, reporter=rep
                 )
                 timings["compute_s"] = time.perf_counter() - t1
             final_assets = _promote(result.assets, staging, out_dir)
