@@ -6,6 +6,7 @@ one big in-memory mask, and each block's task carries only the geometry.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dask.array as da
@@ -13,6 +14,7 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 from odc.geo.geom import Geometry
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import geometry_mask
 from shapely.geometry.base import BaseGeometry
 
@@ -28,9 +30,12 @@ def _mask_block(
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     # the transform travels as a plain tuple: dask would unpack an Affine (a namedtuple)
     t = Affine(*transform[:6]) @ Affine.translation(c0, r0)
-    return geometry_mask(
-        [geom], out_shape=(r1 - r0, c1 - c0), transform=t, invert=True, all_touched=False
-    )
+    with warnings.catch_warnings():
+        # rasterio warns spuriously for some small windows the geometry misses; t is explicit
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return geometry_mask(
+            [geom], out_shape=(r1 - r0, c1 - c0), transform=t, invert=True, all_touched=False
+        )
 
 
 def aoi_mask(like: xr.DataArray, geom: BaseGeometry, crs: str = "EPSG:4326") -> xr.DataArray:
@@ -50,7 +55,9 @@ def aoi_mask(like: xr.DataArray, geom: BaseGeometry, crs: str = "EPSG:4326") -> 
     data: np.ndarray | da.Array
     if chunks:
         template = da.zeros(shape, chunks=(chunks[ydim], chunks[xdim]), dtype=bool)
-        data = template.map_blocks(_mask_block, transform, native, dtype=bool)
+        data = template.map_blocks(
+            _mask_block, transform, native, dtype=bool, meta=np.array((), dtype=bool)
+        )
     else:  # numpy-backed: rasterise now (no graph inside what may already be a Dask task)
         whole = {None: {"array-location": [(0, shape[0]), (0, shape[1])]}}
         data = _mask_block(np.empty(0), transform, native, block_info=whole)
