@@ -66,7 +66,9 @@ def run(
         _out.print(f"run report:   {result.report_path}")
     _out.print(f"scenes used: {len(result.scenes_used)}, skipped: {len(result.scenes_skipped)}")
     if result.layers:
-        table = Table(title="layers over the AOI")
+        table = Table(
+            title="layers over the AOI (valid_fraction: share of AOI pixels with a value)"
+        )
         for col in ("layer", "valid_fraction", "mean", "min", "max"):
             table.add_column(col, justify="left" if col == "layer" else "right")
         for row in result.layers:

@@ -43,6 +43,22 @@ def _expected(world: World) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return med, clear_count
 
 
+def _aoi_pixels(path: Path, bbox: str) -> np.ndarray:
+    """Pixels of the raster at ``path`` whose centre lies inside the lon/lat ``bbox``."""
+    import shapely
+    from pyproj import Transformer
+
+    w, s_, e, n = map(float, bbox.split(","))
+    with rasterio.open(path) as ds:
+        t, shape, crs = ds.transform, (ds.height, ds.width), ds.crs
+    fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    ring = shapely.segmentize(shapely.box(w, s_, e, n), 0.001)
+    xy = np.column_stack(fwd.transform(*np.asarray(ring.exterior.coords).T))
+    poly = shapely.Polygon(xy)
+    cols, rows = np.meshgrid(np.arange(shape[1]) + 0.5, np.arange(shape[0]) + 0.5)
+    return shapely.contains_xy(poly, t.c + t.a * cols, t.f + t.e * rows)
+
+
 def _window(world: World, path: Path) -> tuple[slice, slice]:
     """Rows/cols of the world grid covered by the raster at ``path`` (same 10 m grid)."""
     with rasterio.open(path) as ds:
@@ -102,6 +118,12 @@ def test_rs_run__composite_equals_truth_median(
     assert [i.id for i in cat.get_items()] == [item.id]
     report = json.loads((out / "run-report.json").read_text())
     assert report["scenes_used"] == small_world.item_ids and report["scenes_skipped"] == []
+    rows = {r["layer"]: r for r in report["layers"]}
+    assert rows["clear_count"]["valid_fraction"] == 1.0
+    aoi_px = _aoi_pixels(comp, world_bbox(small_world))
+    assert not (inside & ~aoi_px).any(), "nothing outside the AOI"
+    assert rows["red"]["valid_fraction"] == pytest.approx(inside.sum() / aoi_px.sum(), abs=1e-4)
+    assert rows["ndvi"]["mean"] == pytest.approx(float(np.nanmean(ndvi[inside])), abs=1e-4)
     assert not list(out.glob(".rs-staging*")), "staging folder removed"
 
 

@@ -163,6 +163,8 @@ def run_pipeline(
         },
     )
     timings["total_s"] = time.perf_counter() - t0
+    # clear_count is defined (0 or more) on every pixel inside the AOI and NaN outside
+    aoi_pixels = next(s.valid for s in result.stats if s.name == "clear_count")
     res = RunResult(
         status="done",
         output_dir=out_dir,
@@ -170,7 +172,7 @@ def run_pipeline(
         files=[a.path for a in final_assets],
         scenes_used=scene_ids,
         scenes_skipped=skipped_rows,
-        layers=[s.as_dict() for s in result.stats],
+        layers=[s.as_dict(aoi_pixels) for s in result.stats],
     )
     res.report_path = _write_report(spec, res, started, timings, items)
     return res

@@ -29,11 +29,13 @@ class LayerStats:
             self.minimum = min(self.minimum, float(finite.min()))
             self.maximum = max(self.maximum, float(finite.max()))
 
-    def as_dict(self) -> dict[str, float | int | str | None]:
+    def as_dict(self, area_pixels: int | None = None) -> dict[str, float | int | str | None]:
+        """Summary row; ``valid_fraction`` is relative to ``area_pixels`` (default: all pixels)."""
         has = self.valid > 0
+        area = self.pixels if area_pixels is None else area_pixels
         return {
             "layer": self.name,
-            "valid_fraction": round(self.valid / self.pixels, 4) if self.pixels else 0.0,
+            "valid_fraction": round(self.valid / area, 4) if area else 0.0,
             "mean": round(self.total / self.valid, 4) if has else None,
             "min": round(self.minimum, 4) if has else None,
             "max": round(self.maximum, 4) if has else None,
