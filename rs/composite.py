@@ -23,9 +23,10 @@ def temporal_composite(
 ) -> xr.Dataset:
     """Per-pixel statistic over ``dim`` of every variable, skipping NaN.
 
-    The median composite is the standard cloud-robust compositing rule (e.g. Flood 2013,
-    "Seasonal composite Landsat TM/ETM+ images using the medoid", Remote Sensing 5(12); the
-    per-band median of clear observations as in Google Earth Engine's ``median()``).
+    The per-band median of clear observations is the standard cloud-robust composite (as in
+    Google Earth Engine's ``ImageCollection.median()``; compared with medoid and geometric-median
+    composites in Roberts, Mueller & McIntyre 2017, "High-dimensional pixel composites from
+    Earth observation time series", IEEE TGRS 55(11)).
     Units are those of the input (reflectance 0..1 for optical bands). A pixel with no clear
     observation is NaN. The time axis is gathered into one chunk per spatial block, which is
     what a reduction over time needs; spatial chunks are kept.

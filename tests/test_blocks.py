@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from rs.pipeline.blocks import iter_blocks
+from rs.pipeline.blocks import array_tasks, iter_blocks
 
 from ._cluster import dask_processes
 
@@ -28,7 +28,7 @@ def local_client():
 def _reassemble(client: Client, stack: da.Array, **kw) -> tuple[np.ndarray, int]:
     out = np.full(stack.shape, np.nan, dtype=stack.dtype)
     seen = 0
-    for b in iter_blocks(client, stack, **kw):
+    for b in iter_blocks(client, array_tasks(stack), **kw):
         _, h, w = b.data.shape
         assert np.isnan(out[:, b.row : b.row + h, b.col : b.col + w]).all(), "block written twice"
         out[:, b.row : b.row + h, b.col : b.col + w] = b.data

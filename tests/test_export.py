@@ -17,7 +17,7 @@ from rs.errors import OutputError
 from rs.export._atomic import atomic_path, check_writable
 from rs.export.cog import CogWriter, GridSpec
 from rs.export.quicklook import write_quicklook
-from rs.export.stac_items import OutputAsset, read_output_items, write_output_item
+from rs.export.stac_items import OutputAsset, output_item, read_output_items, write_output_item
 from rs.pipeline.ledger import find_up_to_date, run_key
 
 GRID = GridSpec("EPSG:32650", Affine(10, 0, 660000, 0, -10, 3552000), (1000, 1200))
@@ -92,7 +92,7 @@ def test_write_output_item__catalog_links_and_relative_hrefs(tmp_path: Path) -> 
     start = dt.datetime(2022, 4, 1, tzinfo=dt.UTC)
     end = dt.datetime(2022, 9, 30, tzinfo=dt.UTC)
     for item_id in ("p-1", "p-2"):
-        write_output_item(
+        item = output_item(
             tmp_path,
             item_id=item_id,
             geometry=geom,
@@ -101,6 +101,7 @@ def test_write_output_item__catalog_links_and_relative_hrefs(tmp_path: Path) -> 
             assets=[OutputAsset("data", f, "image/tiff")],
             properties={"rs:inputs": ["s1", "s2"], "rs:run_key": "k"},
         )
+        write_output_item(tmp_path, item)
     cat = pystac.Catalog.from_file(str(tmp_path / "catalog.json"))
     items = sorted(cat.get_items(), key=lambda i: i.id)
     assert [i.id for i in items] == ["p-1", "p-2"]
@@ -122,7 +123,7 @@ def test_find_up_to_date__needs_same_key_and_existing_files(tmp_path: Path) -> N
     assert key != run_key({"p": 2}, ["a", "b"], "0.1")
     assert key != run_key({"p": 1}, ["a", "b", "c"], "0.1")
     t = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
-    write_output_item(
+    item = output_item(
         tmp_path,
         item_id="p",
         geometry=box(0, 0, 1, 1),
@@ -131,6 +132,7 @@ def test_find_up_to_date__needs_same_key_and_existing_files(tmp_path: Path) -> N
         assets=[OutputAsset("data", f, "image/tiff")],
         properties={"rs:run_key": key},
     )
+    write_output_item(tmp_path, item)
     assert find_up_to_date(tmp_path, "p", key) is not None
     assert find_up_to_date(tmp_path, "p", "other") is None
     f.unlink()

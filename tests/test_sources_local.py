@@ -160,7 +160,8 @@ def test_build_api_files__rewrite_leaves_no_temp_files(tmp_path: Path) -> None:
     build_api_files([tmp_path / "w"], tmp_path / "api")
     build_api_files([tmp_path / "w"], tmp_path / "api")
     assert sorted(p.name for p in (tmp_path / "api").iterdir()) == [
-        f"collection-{COLLECTION}.json", "items.json"
+        f"collection-{COLLECTION}.json",
+        "items.json",
     ]
 
 
@@ -264,8 +265,9 @@ def test_embedded_stac_api__lost_port_race_retries_on_a_new_port(
         taken.listen()
         busy = taken.getsockname()[1]
         ports = iter([busy])
-        monkeypatch.setattr(local, "_free_port", lambda host: next(ports, None)
-                            or real_free_port(host))
+        monkeypatch.setattr(
+            local, "_free_port", lambda host: next(ports, None) or real_free_port(host)
+        )
         with EmbeddedStacApi(world_files) as api:
             assert api.port != busy
             assert requests.get(api.url + "/collections", timeout=5).status_code == 200
@@ -314,7 +316,10 @@ def test_embedded_stac_api__atexit_stops_a_server_left_running(world_files: ApiF
     )  # exits without stop(): only the atexit hook can stop the server
     args = [str(p) for p in (*world_files.collections, world_files.items)]
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=Path(__file__).parent.parent,
     )
     assert done.returncode == 0, done.stderr
@@ -322,3 +327,21 @@ def test_embedded_stac_api__atexit_stops_a_server_left_running(world_files: ApiF
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert _port_refuses(port)
+
+
+def test_embedded_stac_api__port_answered_by_another_stac_server_is_not_ours(
+    world_files: ApiFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent run's server on the port we picked must not be taken for ours."""
+    write_tiny_tif(tmp_path / "x_20220501.tif", 661000.0, 3552000.0)
+    other_files = build_api_files([tmp_path / "x_20220501.tif"], tmp_path / "other-api")
+    real_free_port = local._free_port
+    with EmbeddedStacApi(other_files) as other:
+        ports = iter([other.port])
+        monkeypatch.setattr(
+            local, "_free_port", lambda host: next(ports, None) or real_free_port(host)
+        )
+        with EmbeddedStacApi(world_files) as api:
+            assert api.port != other.port
+            assert list_collections(api.url) == [COLLECTION]
+        assert list_collections(other.url) == [local.DEFAULT_COLLECTION]

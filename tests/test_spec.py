@@ -111,3 +111,16 @@ def test_load_spec__demo_spec_of_the_repository_is_valid() -> None:
     assert spec.source.embedded == "demo"
     assert spec.aoi == str(root / "aoi" / "demo_region.geojson")
     assert Path(spec.aoi).exists()
+
+
+def test_resolve_modifier__imports_function_and_refuses_bad_paths(tmp_path: Path) -> None:
+    from rs.pipeline.source import resolve_modifier
+
+    assert resolve_modifier(None) is None
+    assert resolve_modifier("os.path:basename")("a/b.tif") == "b.tif"
+    with pytest.raises(SpecError, match="cannot import 'no_such_module_rs'"):
+        resolve_modifier("no_such_module_rs:sign")
+    with pytest.raises(SpecError, match="has no function 'nope'"):
+        resolve_modifier("os.path:nope")
+    with pytest.raises(SpecError, match="modifier"):
+        parse_spec(_with(("source", "modifier"), "not a dotted path"), base=tmp_path)

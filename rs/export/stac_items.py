@@ -26,7 +26,13 @@ from shapely.geometry.base import BaseGeometry
 
 from rs.export._atomic import atomic_path
 
-__all__ = ["OutputAsset", "read_output_items", "write_output_item"]
+__all__ = [
+    "OutputAsset",
+    "output_item",
+    "read_output_items",
+    "refresh_catalog",
+    "write_output_item",
+]
 
 CATALOG_ID = "rs-outputs"
 
@@ -49,7 +55,7 @@ def _write_json(path: Path, obj: Mapping[str, Any]) -> None:
         tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def write_output_item(
+def output_item(
     out_dir: Path,
     *,
     item_id: str,
@@ -58,10 +64,9 @@ def write_output_item(
     end: dt.datetime,
     assets: Sequence[OutputAsset],
     properties: Mapping[str, Any],
-) -> Path:
-    """Write ``items/<item_id>.json`` and refresh ``catalog.json``; return the item path."""
-    out_dir = Path(out_dir)
-    item_path = out_dir / "items" / f"{item_id}.json"
+) -> dict[str, Any]:
+    """The item dict for ``items/<item_id>.json`` of ``out_dir`` (asset paths as they will be)."""
+    item_dir = Path(out_dir) / "items"
     item = pystac.Item(
         id=item_id,
         geometry=mapping(geometry),
@@ -72,25 +77,29 @@ def write_output_item(
         properties={"created": dt.datetime.now(dt.UTC).isoformat(), **properties},
     )
     for a in assets:
-        href = os.path.relpath(a.path, item_path.parent)
         item.add_asset(
             a.key,
             pystac.Asset(
-                href=href,
+                href=os.path.relpath(a.path, item_dir),
                 media_type=a.media_type,
                 roles=list(a.roles),
                 title=a.title,
                 extra_fields=dict(a.extra),
             ),
         )
-    item.set_self_href(None)
     d = item.to_dict(include_self_link=False, transform_hrefs=False)
     d["links"] = [
         {"rel": "root", "href": "../catalog.json", "type": "application/json"},
         {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
     ]
-    _write_json(item_path, d)
-    _write_catalog(out_dir)
+    return d
+
+
+def write_output_item(out_dir: Path, item: Mapping[str, Any]) -> Path:
+    """Write ``item`` (from :func:`output_item`) as ``items/<id>.json`` and refresh the catalog."""
+    item_path = Path(out_dir) / "items" / f"{item['id']}.json"
+    _write_json(item_path, item)
+    refresh_catalog(out_dir)
     return item_path
 
 
@@ -108,7 +117,8 @@ def read_output_items(out_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _write_catalog(out_dir: Path) -> None:
+def refresh_catalog(out_dir: Path) -> None:
+    """Rewrite ``catalog.json`` with a link to every item in ``items/``."""
     links: list[dict[str, Any]] = [
         {"rel": "root", "href": "./catalog.json", "type": "application/json"},
     ]

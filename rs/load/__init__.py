@@ -15,6 +15,7 @@ from rs.load._chunks import load_chunks, reduction_chunks
 from rs.load._preflight import SkippedScene, check_assets
 from rs.load._scale import ScaleOffset, apply_scale_offset, scale_offset_for
 from rs.load.bands import COMMON_BANDS, MASK_BANDS, detect_product, resolve_assets
+from rs.load.block import load_block
 from rs.load.masks import (
     DEFAULT_MASK,
     MASK_CLASSES,
@@ -39,6 +40,7 @@ __all__ = [
     "check_assets",
     "decode_bqa_c1",
     "detect_product",
+    "load_block",
     "load_chunks",
     "load_optical",
     "qa_pixel_flags",

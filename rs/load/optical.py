@@ -340,3 +340,4 @@ def load_optical(
         "mask_classes": list(classes),
     }
     return out
+

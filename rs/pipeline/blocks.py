@@ -1,4 +1,4 @@
-"""Compute a lazy stack block by block on the cluster and hand each block to a writer.
+"""Compute a product block by block on the cluster and hand each block to a writer.
 
 Memory stays bounded by the block size times the number of blocks in flight, whatever the
 size of the area: this is how the runner keeps peak memory flat as AOIs grow.
@@ -6,15 +6,35 @@ size of the area: this is how the runner keeps peak memory flat as AOIs grow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 
 import dask.array as da
 import numpy as np
 from distributed import Client, as_completed
 
-__all__ = ["Block", "iter_blocks"]
+from rs.load import SkippedScene
+
+__all__ = ["Block", "BlockResult", "BlockTask", "array_tasks", "iter_blocks"]
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What a block task returns: ``data`` (layer, h, w) and the scenes it had to leave out."""
+
+    data: np.ndarray
+    skipped: tuple[SkippedScene, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockTask:
+    """A lazy block (a dask Delayed giving a :class:`BlockResult` or an array) at (row, col)."""
+
+    row: int
+    col: int
+    task: Any
 
 
 @dataclass(frozen=True)
@@ -24,54 +44,58 @@ class Block:
     row: int
     col: int
     data: np.ndarray
+    skipped: tuple[SkippedScene, ...] = ()
 
 
-def iter_blocks(
-    client: Client,
-    stack: da.Array,
-    *,
-    on_done: Callable[[int], None] | None = None,
-    max_in_flight: int | None = None,
-) -> Iterator[Block]:
-    """Yield computed blocks of a (layer, y, x) dask array in completion order.
-
-    At most ``max_in_flight`` blocks (default: the cluster's threads plus one) are submitted at a
-    time, so memory is bounded by the block size, not the area, and results never pile up
-    faster than they are written.
-    """
+def array_tasks(stack: da.Array) -> list[BlockTask]:
+    """One task per spatial chunk of a (layer, y, x) dask array (layers gathered per chunk)."""
     if stack.ndim != 3:
         raise ValueError(f"expected a (layer, y, x) array, got shape {stack.shape}")
     stack = stack.rechunk({0: -1})
     delayed = stack.to_delayed()  # shape (1, ny, nx)
-    row_starts = [0, *accumulate(stack.chunks[1])][:-1]
-    col_starts = [0, *accumulate(stack.chunks[2])][:-1]
-    todo = [
-        (row_starts[i], col_starts[j], delayed[0, i, j])
-        for i in range(len(row_starts))
-        for j in range(len(col_starts))
+    rows = [0, *accumulate(stack.chunks[1])][:-1]
+    cols = [0, *accumulate(stack.chunks[2])][:-1]
+    return [
+        BlockTask(r, c, delayed[0, i, j]) for i, r in enumerate(rows) for j, c in enumerate(cols)
     ]
+
+
+def iter_blocks(
+    client: Client,
+    tasks: Sequence[BlockTask],
+    *,
+    on_done: Callable[[int], None] | None = None,
+    max_in_flight: int | None = None,
+) -> Iterator[Block]:
+    """Yield computed blocks in completion order.
+
+    At most ``max_in_flight`` blocks (default: the cluster's threads plus one) are submitted at a
+    time, so memory is bounded by the block size, not the area, and results never pile up
+    faster than they are written. An exception in a block is raised here.
+    """
     if max_in_flight is None:
-        threads = sum(client.nthreads().values()) or 1
-        max_in_flight = threads + 1
-    pending = iter(todo)
-    where: dict[str, tuple[int, int]] = {}
+        max_in_flight = sum(client.nthreads().values()) + 1
+    pending = iter(tasks)
+    where: dict[str, BlockTask] = {}
     queue = as_completed()
-    for _ in range(max_in_flight):
-        nxt = next(pending, None)
-        if nxt is None:
-            break
-        fut = client.compute(nxt[2])
-        where[fut.key] = (nxt[0], nxt[1])
-        queue.add(fut)
-    for fut in queue:
-        row, col = where.pop(fut.key)
-        data = fut.result()
-        fut.release()
+
+    def submit() -> None:
         nxt = next(pending, None)
         if nxt is not None:
-            new = client.compute(nxt[2])
-            where[new.key] = (nxt[0], nxt[1])
-            queue.add(new)
+            fut = client.compute(nxt.task)
+            where[fut.key] = nxt
+            queue.add(fut)
+
+    for _ in range(max(1, max_in_flight)):
+        submit()
+    for fut in queue:
+        task = where.pop(fut.key)
+        result = fut.result()
+        fut.release()
+        submit()
         if on_done is not None:
             on_done(1)
-        yield Block(row, col, np.asarray(data))
+        if isinstance(result, BlockResult):
+            yield Block(task.row, task.col, result.data, result.skipped)
+        else:
+            yield Block(task.row, task.col, np.asarray(result))

@@ -55,7 +55,7 @@ def dask_client(
             processes=processes,
             memory_limit=memory_limit,
             dashboard_address="127.0.0.1:0",  # loopback, any free port: never collides
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # rs reports task errors itself
             **network,
         )
     except (OSError, TimeoutError, RuntimeError) as e:

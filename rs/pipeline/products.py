@@ -6,7 +6,8 @@ bands, its spectral indices and a clear-observation count, clipped to the AOI.
 Each output block is one task that loads every date of its window with odc-stac (eagerly,
 inside the task) and reduces it. The scheduler sees a handful of tasks instead of thousands
 (one per band, date and chunk), which is what keeps a distributed run as fast as a local one,
-and memory is bounded by the block size whatever the area.
+and memory is bounded by the block size whatever the area. A scene whose pixels turn out to be
+unreadable is left out of the block (and reported) or fails the run, as the spec says.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import dask
-import dask.array as da
 import numpy as np
 import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.geom import Geometry
+from odc.geo.xr import xr_zeros
 from shapely.geometry.base import BaseGeometry
 
-from rs.clip import clip_to_aoi
+from rs.clip import aoi_mask, clip_to_aoi
 from rs.composite import temporal_composite, valid_count
 from rs.indices import compute_indices, required_bands
-from rs.load import load_optical, reduction_chunks
+from rs.load import load_block, reduction_chunks
+from rs.pipeline.blocks import BlockResult, BlockTask
 from rs.pipeline.spec import CompositeProduct
 
 __all__ = ["TiledProduct", "composite_layers", "output_geobox", "tiled_composite"]
@@ -35,11 +38,11 @@ __all__ = ["TiledProduct", "composite_layers", "output_geobox", "tiled_composite
 
 @dataclass(frozen=True)
 class TiledProduct:
-    """A product as a lazy ``(layer, y, x)`` float32 array on ``geobox``, one task per block."""
+    """A product on ``geobox`` as lazy block tasks, each giving a (layer, h, w) float32 block."""
 
     geobox: GeoBox
     layers: list[str]
-    stack: da.Array
+    tasks: list[BlockTask]
 
 
 def load_bands(product: CompositeProduct) -> list[str]:
@@ -68,16 +71,33 @@ def _composite_block(
     product: CompositeProduct,
     aoi: BaseGeometry,
     layers: list[str],
-) -> np.ndarray:
-    ds = load_optical(items, load_bands(product), geobox=tile, lazy=False, mask=tuple(product.mask))
+    on_error: Literal["skip", "fail"],
+) -> BlockResult:
+    ds, skipped = load_block(
+        items, load_bands(product), geobox=tile, mask=tuple(product.mask), on_error=on_error
+    )
+    if ds is None:  # every scene of this block was unreadable: no observation anywhere
+        inside = aoi_mask(xr_zeros(tile, dtype="float32"), aoi).values
+        data = np.full((len(layers), *tile.shape), np.nan, dtype=np.float32)
+        data[layers.index("clear_count")][inside] = 0
+        return BlockResult(data, tuple(skipped))
     out = clip_to_aoi(composite_layers(ds, product), aoi)
-    return np.stack([np.asarray(out[v].values, dtype=np.float32) for v in layers])
+    data = np.stack([np.asarray(out[v].values, dtype=np.float32) for v in layers])
+    return BlockResult(data, tuple(skipped))
 
 
 def tiled_composite(
-    items: Sequence[pystac.Item], product: CompositeProduct, aoi: BaseGeometry, crs: str
+    items: Sequence[pystac.Item],
+    product: CompositeProduct,
+    aoi: BaseGeometry,
+    crs: str,
+    *,
+    on_error: Literal["skip", "fail"] = "fail",
 ) -> TiledProduct:
-    """The composite product over ``aoi`` as a :class:`TiledProduct` (nothing is read yet)."""
+    """The composite product over ``aoi`` as a :class:`TiledProduct` (nothing is read yet).
+
+    ``on_error`` is the policy for a scene whose pixels turn out unreadable while computing.
+    """
     bands = load_bands(product)
     layers = [*product.bands, *product.indices, "clear_count"]
     gbox = output_geobox(aoi, crs, product.resolution)
@@ -86,14 +106,18 @@ def tiled_composite(
     tiles = GeoboxTiles(gbox, (block["y"], block["x"]))
     token = uuid.uuid4().hex[:12]
     shared = dask.delayed(list(items), name=f"rs-items-{token}", traverse=False)
-    rows = []
+    tasks = []
     for iy in range(tiles.shape[0]):
-        row = []
         for ix in range(tiles.shape[1]):
             tile = tiles[iy, ix]
             task = dask.delayed(_composite_block, pure=True)(
-                shared, tile, product, aoi, layers, dask_key_name=f"rs-composite-{token}-{iy}-{ix}"
+                shared,
+                tile,
+                product,
+                aoi,
+                layers,
+                on_error,
+                dask_key_name=f"rs-composite-{token}-{iy}-{ix}",
             )
-            row.append(da.from_delayed(task, (len(layers), *tile.shape), dtype=np.float32))
-        rows.append(row)
-    return TiledProduct(gbox, layers, da.block(rows))
+            tasks.append(BlockTask(iy * block["y"], ix * block["x"], task))
+    return TiledProduct(gbox, layers, tasks)

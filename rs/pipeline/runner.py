@@ -22,14 +22,14 @@ from rs import __version__
 from rs.aoi import Aoi
 from rs.errors import NoScenesError
 from rs.export._atomic import atomic_path, check_writable
-from rs.export.stac_items import OutputAsset, write_output_item
+from rs.export.stac_items import OutputAsset, output_item, write_output_item
 from rs.indices import required_bands
-from rs.load import check_assets
+from rs.load import SkippedScene, check_assets
 from rs.pipeline.cluster import dask_client
 from rs.pipeline.ledger import find_up_to_date, run_key
 from rs.pipeline.products import tiled_composite
 from rs.pipeline.progress import QuietReporter, Reporter
-from rs.pipeline.source import open_source
+from rs.pipeline.source import open_source, resolve_modifier
 from rs.pipeline.spec import PipelineSpec
 from rs.pipeline.writing import write_composite
 from rs.sources.stac import search_items
@@ -86,6 +86,7 @@ def run_pipeline(
             max_items=spec.source.max_items,
             timeout=spec.source.timeout,
             retries=spec.source.retries,
+            modifier=resolve_modifier(spec.source.modifier),
         )
         timings["search_s"] = time.perf_counter() - t0
         if not items:
@@ -97,7 +98,7 @@ def run_pipeline(
         usable, skipped = check_assets(
             items, bands, on_error=spec.on_scene_error, with_mask=bool(product.mask)
         )
-        skipped_rows = [{"scene": s.item_id, "asset": s.asset, "reason": s.reason} for s in skipped]
+        skipped_rows = [_skip_row(s) for s in skipped]
         for s in skipped_rows:
             rep.stage(f"[yellow]skipped scene {s['scene']}[/]: {s['reason']}")
         if not usable:
@@ -108,19 +109,23 @@ def run_pipeline(
         scene_ids = [i.id for i in usable]
         item_id = f"{spec.name}-{product.kind}-{spec.time.start:%Y%m%d}-{spec.time.end:%Y%m%d}"
         params = product.model_dump(mode="json")
-        key = run_key({"product": params, "crs": crs, "aoi": aoi.wkt}, scene_ids, __version__)
+        key_params = {"product": params, "crs": crs, "aoi": aoi.wkt}
+        key = run_key(key_params, scene_ids, __version__)
         if not force and (done := find_up_to_date(out_dir, item_id, key)) is not None:
             rep.stage(
                 f"{item_id} is up to date with {len(scene_ids)} scenes: "
                 "nothing to do (use --force to rebuild)"
             )
-            return RunResult(
+            res = RunResult(
                 status="up-to-date",
                 output_dir=out_dir,
                 item_path=out_dir / "items" / f"{item_id}.json",
                 scenes_used=scene_ids,
+                scenes_skipped=skipped_rows,
                 files=[(out_dir / "items" / a["href"]).resolve() for a in done["assets"].values()],
             )
+            res.report_path = _write_report(spec, res, started, timings, items)
+            return res
         rep.stage(f"{len(usable)} scenes to composite ({len(skipped_rows)} skipped)")
         staging = out_dir / f".rs-staging-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
@@ -134,34 +139,50 @@ def run_pipeline(
                 timeout=spec.dask.connect_timeout,
             ) as client:
                 t1 = time.perf_counter()
-                tiled = tiled_composite(usable, product, aoi, crs)
+                tiled = tiled_composite(usable, product, aoi, crs, on_error=spec.on_scene_error)
                 result = write_composite(
                     client, tiled, product, name=spec.name, folder=staging, reporter=rep
                 )
                 timings["compute_s"] = time.perf_counter() - t1
-            final_assets = _promote(result.assets, staging, out_dir)
+            late = [_skip_row(s) for s in result.skipped]
+            for row in late:
+                rep.stage(f"[yellow]skipped scene {row['scene']}[/]: {row['reason']}")
+            if late:  # the product holds fewer scenes: its run key must say so
+                scene_ids = [i for i in scene_ids if i not in {r["scene"] for r in late}]
+                if not scene_ids:
+                    raise NoScenesError(
+                        f"all {len(usable)} scenes for {spec.aoi_label} have unreadable pixel "
+                        f"data (see above), e.g. {late[0]['scene']}: {late[0]['reason']}"
+                    )
+                key = run_key(key_params, scene_ids, __version__)
+            skipped_rows += late
+            final = [_moved(a, staging, out_dir) for a in result.assets]
+            item = output_item(
+                out_dir,
+                item_id=item_id,
+                geometry=aoi,
+                start=dt.datetime.combine(spec.time.start, dt.time.min, dt.UTC),
+                end=dt.datetime.combine(spec.time.end, dt.time.max, dt.UTC),
+                assets=final,
+                properties={
+                    "rs:version": __version__,
+                    "rs:run_key": key,
+                    "rs:pipeline": spec.name,
+                    "rs:parameters": params,
+                    "rs:inputs": scene_ids,
+                    "rs:skipped": skipped_rows,
+                    "rs:source": spec.source.url or f"embedded:{spec.source.embedded}",
+                    "processing:software": {"rs": __version__},
+                },
+            )
+            # publish: data files first, the item that describes them last
+            for staged, target in zip(result.assets, final, strict=True):
+                os.replace(staged.path, target.path)
+            item_path = write_output_item(out_dir, item)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             rep.close()
 
-    item_path = write_output_item(
-        out_dir,
-        item_id=item_id,
-        geometry=aoi,
-        start=dt.datetime.combine(spec.time.start, dt.time.min, dt.UTC),
-        end=dt.datetime.combine(spec.time.end, dt.time.max, dt.UTC),
-        assets=final_assets,
-        properties={
-            "rs:version": __version__,
-            "rs:run_key": key,
-            "rs:pipeline": spec.name,
-            "rs:parameters": params,
-            "rs:inputs": scene_ids,
-            "rs:skipped": skipped_rows,
-            "rs:source": spec.source.url or f"embedded:{spec.source.embedded}",
-            "processing:software": {"rs": __version__},
-        },
-    )
     timings["total_s"] = time.perf_counter() - t0
     # clear_count is defined (0 or more) on every pixel inside the AOI and NaN outside
     aoi_pixels = next(s.valid for s in result.stats if s.name == "clear_count")
@@ -169,7 +190,7 @@ def run_pipeline(
         status="done",
         output_dir=out_dir,
         item_path=item_path,
-        files=[a.path for a in final_assets],
+        files=[a.path for a in final],
         scenes_used=scene_ids,
         scenes_skipped=skipped_rows,
         layers=[s.as_dict(aoi_pixels) for s in result.stats],
@@ -178,14 +199,14 @@ def run_pipeline(
     return res
 
 
-def _promote(assets: list[OutputAsset], staging: Path, out_dir: Path) -> list[OutputAsset]:
-    """Move every staged file into ``out_dir`` (same filesystem: each move is a rename)."""
-    moved = []
-    for a in assets:
-        target = out_dir / a.path.relative_to(staging)
-        os.replace(a.path, target)
-        moved.append(OutputAsset(a.key, target, a.media_type, a.roles, a.title, a.extra))
-    return moved
+def _skip_row(s: SkippedScene) -> dict[str, str]:
+    return {"scene": s.item_id, "asset": s.asset, "reason": s.reason}
+
+
+def _moved(a: OutputAsset, staging: Path, out_dir: Path) -> OutputAsset:
+    """``a`` as it will be once moved from ``staging`` into ``out_dir``."""
+    target = out_dir / a.path.relative_to(staging)
+    return OutputAsset(a.key, target, a.media_type, a.roles, a.title, a.extra)
 
 
 def _write_report(

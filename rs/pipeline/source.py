@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pystac
+
+from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import SourceSpec
 
-__all__ = ["cache_dir", "demo_world_root", "open_source"]
+__all__ = ["cache_dir", "demo_world_root", "open_source", "resolve_modifier"]
 
 
 def cache_dir() -> Path:
@@ -22,6 +27,24 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rs"
+
+
+def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
+    """The function named ``'module:function'`` (e.g. ``planetary_computer:sign_inplace``)."""
+    if path is None:
+        return None
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise SpecError(
+            f"source.modifier {path!r}: cannot import {module_name!r} ({e}); install it "
+            "in rs's environment"
+        ) from e
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise SpecError(f"source.modifier {path!r}: {module_name} has no function {attr!r}")
+    return fn
 
 
 def demo_world_root() -> Path:

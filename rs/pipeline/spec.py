@@ -52,6 +52,11 @@ class SourceSpec(_Strict):
     max_items: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=4, ge=0)
+    modifier: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="'module:function' called on every item found, e.g. to sign asset URLs",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SourceSpec:

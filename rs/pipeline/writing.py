@@ -12,6 +12,7 @@ from distributed import Client
 from rs.export.cog import CogWriter, GridSpec
 from rs.export.quicklook import write_quicklook
 from rs.export.stac_items import OutputAsset
+from rs.load import SkippedScene
 from rs.pipeline.blocks import iter_blocks
 from rs.pipeline.products import TiledProduct
 from rs.pipeline.progress import Reporter
@@ -20,7 +21,9 @@ from rs.pipeline.summary import LayerStats
 
 __all__ = ["ProductResult", "write_composite"]
 
-NAN = float("nan")
+# colour-ramp range of each index's quicklook
+_INDEX_RANGES = {"ndvi": (-0.2, 0.9), "ndwi": (-0.8, 0.6)}
+_NODATA = {"float32": float("nan"), "uint16": 65535}
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 # file key -> (path, layers it holds, dtype)
@@ -34,6 +37,7 @@ class ProductResult:
     assets: list[OutputAsset] = field(default_factory=list)
     stats: list[LayerStats] = field(default_factory=list)
     grid: GridSpec | None = None
+    skipped: list[SkippedScene] = field(default_factory=list)
 
 
 def write_composite(
@@ -55,24 +59,27 @@ def write_composite(
         "clear_count": (folder / f"{name}_clear_count.tif", ["clear_count"], "uint16"),
     }
     stats = [LayerStats(v) for v in layers]
-    n_blocks = len(tiled.stack.chunks[1]) * len(tiled.stack.chunks[2])
+    n_blocks = len(tiled.tasks)
+    skipped: dict[str, SkippedScene] = {}
     advance = reporter.bar(f"{name}: computing {n_blocks} blocks", n_blocks)
     with contextlib.ExitStack() as opened:
         writers = {
             key: opened.enter_context(
-                CogWriter(path, grid, bands, dtype=dtype, nodata=0 if dtype == "uint16" else NAN)
+                CogWriter(path, grid, bands, dtype=dtype, nodata=_NODATA[dtype])
             )
             for key, (path, bands, dtype) in files.items()
         }
-        for block in iter_blocks(client, tiled.stack, on_done=advance):
+        for block in iter_blocks(client, tiled.tasks, on_done=advance):
+            for scene in block.skipped:
+                skipped.setdefault(scene.item_id, scene)
             for s, layer in zip(stats, block.data, strict=True):
                 s.add(layer)
             for key, (_, bands, dtype) in files.items():
                 sel = block.data[[layers.index(b) for b in bands]]
-                if dtype == "uint16":
-                    sel = np.nan_to_num(sel, nan=0.0)
+                if dtype == "uint16":  # counts: 0 is a valid value, outside the AOI is nodata
+                    sel = np.nan_to_num(sel, nan=_NODATA["uint16"])
                 writers[key].write_block(block.row, block.col, sel)
-    result = ProductResult(stats=stats, grid=grid)
+    result = ProductResult(stats=stats, grid=grid, skipped=list(skipped.values()))
     proj = {
         "proj:code": grid.crs,
         "proj:shape": list(grid.shape),
@@ -108,6 +115,6 @@ def _quicklooks(
         )
     for i in product.indices:
         png = folder / f"{name}_{i}_quicklook.png"
-        write_quicklook(files[i][0], png, value_range=(-0.2, 0.9))
+        write_quicklook(files[i][0], png, value_range=_INDEX_RANGES.get(i, (-1.0, 1.0)))
         out.append(OutputAsset(f"{i}_thumbnail", png, "image/png", ("overview",), f"{i} quicklook"))
     return out

@@ -220,6 +220,17 @@ def stac_errors(url: str, *, retries: int, timeout: float) -> Iterator[None]:
         raise translate(err, url, retries=retries, timeout=timeout) from err
 
 
+def get_json(url: str, *, timeout: float = 2.0) -> Any:
+    """``GET url`` as JSON without retries or proxies (loopback checks); None on any failure."""
+    with requests.Session() as session:
+        session.trust_env = False
+        try:
+            with session.get(url, timeout=timeout) as resp:
+                return resp.json() if resp.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            return None
+
+
 def probe(url: str, *, timeout: float = 1.0) -> int | None:
     """HTTP status of one ``GET url`` without retries or proxies, or None if nothing answered.
 

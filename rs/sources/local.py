@@ -23,6 +23,8 @@ Gotchas handled here (those of building the files are listed in :mod:`rs.sources
 from __future__ import annotations
 
 import atexit
+import contextlib
+import json
 import os
 import shutil
 import socket
@@ -43,7 +45,7 @@ from rs.sources._catalog import (
     build_api_files,
     item_from_geotiff,
 )
-from rs.sources._http import probe
+from rs.sources._http import get_json, probe
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -202,7 +204,16 @@ class EmbeddedStacApi:
                     f"its output ends with:\n{self.log_tail()}"
                 )
             if probe(self.url + "/") == 200 and probe(self.url + "/collections") == 200:
-                return
+                if self._serves_our_collections():
+                    return
+                # another server answers on this port (a race for a free port): ours will exit
+                # with "address already in use", which start() retries on a new port
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(5)
+                raise ServerError(
+                    f"another server answers on {self.url}; its output ends with:\n"
+                    f"{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 raise ServerError(
                     f"rustac serve did not answer on {self.url} within {self.startup_timeout} s; "
@@ -210,6 +221,16 @@ class EmbeddedStacApi:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
+
+    def _serves_our_collections(self) -> bool:
+        """Whether the API on our port lists exactly the collections we asked it to serve."""
+        expected = set()
+        for path in self.files.collections:
+            with contextlib.suppress(OSError, ValueError):
+                expected.add(json.loads(Path(path).read_text(encoding="utf-8"))["id"])
+        body = get_json(self.url + "/collections")
+        served = {c.get("id") for c in (body or {}).get("collections", [])}
+        return served == expected
 
     def stop(self, grace: float = 5.0) -> None:
         """Terminate the server, kill it after ``grace`` seconds, and reap it. Idempotent."""
