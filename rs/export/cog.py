@@ -129,6 +129,7 @@ class CogWriter:
                 OVERVIEW_RESAMPLING="AVERAGE",
                 RESAMPLING="AVERAGE",
                 BIGTIFF="IF_SAFER",
+                NUM_THREADS="ALL_CPUS",  # compress tiles in parallel
             )
             os.replace(self._tmp, self.target)
         except (OSError, rasterio.errors.RasterioError) as e:
