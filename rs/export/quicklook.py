@@ -75,5 +75,6 @@ def write_quicklook(
     alpha = np.where(valid, 255, 0)[..., np.newaxis]
     rgba = np.concatenate([np.nan_to_num(rgb), alpha], axis=-1).astype(np.uint8)
     with atomic_path(png) as tmp:
-        Image.fromarray(rgba, mode="RGBA").save(tmp, format="PNG")
+        # fast zlib level: a quicklook is small either way, encoding time is not
+        Image.fromarray(rgba, mode="RGBA").save(tmp, format="PNG", compress_level=1)
     return png
