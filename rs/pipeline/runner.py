@@ -23,11 +23,10 @@ from rs.aoi import Aoi
 from rs.errors import NoScenesError
 from rs.export._atomic import atomic_path, check_writable
 from rs.export.stac_items import OutputAsset, output_item, write_output_item
-from rs.indices import required_bands
 from rs.load import SkippedScene, check_assets
 from rs.pipeline.cluster import dask_client
 from rs.pipeline.ledger import find_up_to_date, run_key
-from rs.pipeline.products import tiled_composite
+from rs.pipeline.products import load_bands, tiled_composite
 from rs.pipeline.progress import QuietReporter, Reporter
 from rs.pipeline.source import open_source, resolve_modifier
 from rs.pipeline.spec import PipelineSpec
@@ -68,7 +67,7 @@ def run_pipeline(
     aoi_gdf = aoi_obj.gdf
     aoi = aoi_obj.union
     product = spec.product
-    bands = list(dict.fromkeys([*product.bands, *required_bands(product.indices)]))
+    bands = load_bands(product)
     crs = product.crs or aoi_obj.utm_crs().to_string()
     rep.stage(
         f"AOI {spec.aoi_label}: {len(aoi_gdf)} polygon(s), "
