@@ -33,7 +33,7 @@ from rs.load import load_block, reduction_chunks
 from rs.pipeline.blocks import BlockResult, BlockTask
 from rs.pipeline.spec import CompositeProduct
 
-__all__ = ["TiledProduct", "composite_layers", "output_geobox", "tiled_composite"]
+__all__ = ["TiledProduct", "composite_layers", "load_bands", "output_geobox", "tiled_composite"]
 
 
 @dataclass(frozen=True)
