@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
 from pathlib import Path
 
 import dask.array as da
@@ -9,9 +10,22 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from rs.pipeline.blocks import array_tasks, iter_blocks
+from rs.pipeline.blocks import BlockTask, iter_blocks
 
 from ._cluster import dask_processes
+
+
+def array_tasks(stack: da.Array) -> list[BlockTask]:
+    """One task per spatial chunk of a (layer, y, x) dask array (layers gathered per chunk)."""
+    if stack.ndim != 3:
+        raise ValueError(f"expected a (layer, y, x) array, got shape {stack.shape}")
+    stack = stack.rechunk({0: -1})
+    delayed = stack.to_delayed()  # shape (1, ny, nx)
+    rows = [0, *accumulate(stack.chunks[1])][:-1]
+    cols = [0, *accumulate(stack.chunks[2])][:-1]
+    return [
+        BlockTask(r, c, delayed[0, i, j]) for i, r in enumerate(rows) for j, c in enumerate(cols)
+    ]
 
 
 @pytest.fixture(scope="module")

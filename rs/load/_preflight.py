@@ -107,7 +107,8 @@ def check_assets(
         first = failures[min(failures)]
         raise AssetReadError(
             f"item {first.item_id!r}: asset {first.asset!r} at {first.href or '(no href)'} "
-            f"is unreadable ({first.reason}); fix or remove the scene, or use on_error='skip'"
+            f"is unreadable ({first.reason}); fix or remove the scene, or skip such scenes "
+            "(on_error='skip'; in a pipeline spec on_scene_error: skip)"
         )
     readable = [item for n, item in enumerate(items) if n not in failures]
     return readable, [failures[n] for n in sorted(failures)]

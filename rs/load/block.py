@@ -58,8 +58,8 @@ def load_block(
         raise AssetReadError(f"reading a block failed: {first}")
     if on_error == "fail":
         raise AssetReadError(
-            f"item {bad[0].item_id!r}: {bad[0].reason}; fix or remove the scene, "
-            "or set on_scene_error: skip"
+            f"item {bad[0].item_id!r}: {bad[0].reason}; fix or remove the scene, or skip "
+            "such scenes (on_error='skip'; in a pipeline spec on_scene_error: skip)"
         )
     skipped = {b.item_id for b in bad}
     good = [it for it in items if it.id not in skipped]

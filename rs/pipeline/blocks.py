@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from distributed import Client, as_completed
 
 from rs.load import SkippedScene
 
-__all__ = ["Block", "BlockResult", "BlockTask", "array_tasks", "iter_blocks"]
+__all__ = ["Block", "BlockResult", "BlockTask", "iter_blocks"]
 
 
 @dataclass(frozen=True)
@@ -45,19 +43,6 @@ class Block:
     col: int
     data: np.ndarray
     skipped: tuple[SkippedScene, ...] = ()
-
-
-def array_tasks(stack: da.Array) -> list[BlockTask]:
-    """One task per spatial chunk of a (layer, y, x) dask array (layers gathered per chunk)."""
-    if stack.ndim != 3:
-        raise ValueError(f"expected a (layer, y, x) array, got shape {stack.shape}")
-    stack = stack.rechunk({0: -1})
-    delayed = stack.to_delayed()  # shape (1, ny, nx)
-    rows = [0, *accumulate(stack.chunks[1])][:-1]
-    cols = [0, *accumulate(stack.chunks[2])][:-1]
-    return [
-        BlockTask(r, c, delayed[0, i, j]) for i, r in enumerate(rows) for j, c in enumerate(cols)
-    ]
 
 
 def iter_blocks(

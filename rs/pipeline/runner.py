@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pystac
-
 from rs import __version__
 from rs.aoi import Aoi
 from rs.errors import NoScenesError
@@ -76,6 +74,7 @@ def run_pipeline(
 
     with open_source(spec.source, rep) as url:
         rep.stage(f"searching {', '.join(spec.source.collections)} at {url}")
+        t_search = time.perf_counter()
         items = search_items(
             url,
             spec.source.collections,
@@ -87,7 +86,7 @@ def run_pipeline(
             retries=spec.source.retries,
             modifier=resolve_modifier(spec.source.modifier),
         )
-        timings["search_s"] = time.perf_counter() - t0
+        timings["search_s"] = time.perf_counter() - t_search
         if not items:
             raise NoScenesError(
                 f"no scenes found for {spec.aoi_label} in {', '.join(spec.source.collections)} "
@@ -123,7 +122,7 @@ def run_pipeline(
                 scenes_skipped=skipped_rows,
                 files=[(out_dir / "items" / a["href"]).resolve() for a in done["assets"].values()],
             )
-            res.report_path = _write_report(spec, res, started, timings, items)
+            res.report_path = _write_report(spec, res, started, timings, len(items))
             return res
         rep.stage(f"{len(usable)} scenes to composite ({len(skipped_rows)} skipped)")
         staging = out_dir / f".rs-staging-{uuid.uuid4().hex[:8]}"
@@ -194,7 +193,7 @@ def run_pipeline(
         scenes_skipped=skipped_rows,
         layers=[s.as_dict(aoi_pixels) for s in result.stats],
     )
-    res.report_path = _write_report(spec, res, started, timings, items)
+    res.report_path = _write_report(spec, res, started, timings, len(items))
     return res
 
 
@@ -213,7 +212,7 @@ def _write_report(
     res: RunResult,
     started: dt.datetime,
     timings: dict[str, float],
-    found: list[pystac.Item],
+    n_found: int,
 ) -> Path:
     report = {
         "pipeline": spec.name,
@@ -222,7 +221,7 @@ def _write_report(
         "started": started.isoformat(),
         "finished": dt.datetime.now(dt.UTC).isoformat(),
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
-        "scenes_found": len(found),
+        "scenes_found": n_found,
         "scenes_used": res.scenes_used,
         "scenes_skipped": res.scenes_skipped,
         "outputs": [str(p.relative_to(res.output_dir)) for p in res.files],

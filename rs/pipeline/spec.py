@@ -113,10 +113,11 @@ class CompositeProduct(_Strict):
     @field_validator("bands")
     @classmethod
     def _known_bands(cls, v: list[str]) -> list[str]:
-        known = {"blue", "green", "red", "nir", "swir16", "swir22", "thermal"}
-        bad = [b for b in v if b not in known]
+        from rs.load.bands import COMMON_BANDS
+
+        bad = [b for b in v if b not in COMMON_BANDS]
         if bad:
-            raise ValueError(f"unknown band(s) {bad}: use common names {sorted(known)}")
+            raise ValueError(f"unknown band(s) {bad}: use common names {list(COMMON_BANDS)}")
         return v
 
     @field_validator("indices")

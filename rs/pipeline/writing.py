@@ -36,7 +36,6 @@ class ProductResult:
 
     assets: list[OutputAsset] = field(default_factory=list)
     stats: list[LayerStats] = field(default_factory=list)
-    grid: GridSpec | None = None
     skipped: list[SkippedScene] = field(default_factory=list)
 
 
@@ -79,7 +78,7 @@ def write_composite(
                 if dtype == "uint16":  # counts: 0 is a valid value, outside the AOI is nodata
                     sel = np.nan_to_num(sel, nan=_NODATA["uint16"])
                 writers[key].write_block(block.row, block.col, sel)
-    result = ProductResult(stats=stats, grid=grid, skipped=list(skipped.values()))
+    result = ProductResult(stats=stats, skipped=list(skipped.values()))
     proj = {
         "proj:code": grid.crs,
         "proj:shape": list(grid.shape),
