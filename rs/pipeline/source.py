@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pystac
 
+from rs._cache import cache_dir
 from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import SourceSpec
 
 __all__ = ["cache_dir", "demo_world_root", "open_source", "resolve_modifier"]
-
-
-def cache_dir() -> Path:
-    """Where rs keeps generated data.
-
-    ``$RS_CACHE_DIR``, else ``$XDG_CACHE_HOME/rs``, else ``~/.cache/rs``.
-    """
-    if env := os.environ.get("RS_CACHE_DIR"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rs"
 
 
 def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
