@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,19 +15,22 @@ __all__ = ["atomic_path", "check_writable"]
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, *, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    On any exception the temporary file is removed and ``target`` is left as it was. ``suffix``
+    ends the temporary name, for drivers that insist on an extension (``".tmp.gpkg"``); files a
+    driver left beside the temporary one (``-journal``, ``.aux.xml``) are removed too.
     """
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
     try:
         yield tmp
         os.replace(tmp, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        for p in [tmp, *map(Path, glob.glob(glob.escape(str(tmp)) + "*"))]:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
 
 
 def check_writable(folder: Path) -> Path:

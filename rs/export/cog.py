@@ -3,6 +3,12 @@
 Blocks computed elsewhere (the pipeline owns the Dask client) are written into a tiled
 GeoTIFF scratch file; on success it is converted to a COG (deflate, internal overviews) and
 renamed onto the target in one step. A failure leaves no partial file behind.
+
+Everything a GIS needs travels inside the file (GDAL keeps it in the TIFF's GDAL_METADATA tag,
+so it survives the COG copy): per band the name (GDAL band description), the long description
+(band tag ``long_name``), unit, scale, offset and nodata; dataset
+tags for product metadata (``RS_PRODUCT``, ``RS_PERIOD``, ...); the colour interpretation.
+A stale ``<target>.aux.xml`` (statistics GDAL cached for an older file) is removed on success.
 """
 
 from __future__ import annotations
@@ -10,53 +16,75 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 import rasterio
 import rasterio.shutil
-from affine import Affine
+from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from rs.errors import OutputError
+from rs.export.raster import GridSpec, RasterBand, as_bands
 
-__all__ = ["CogWriter", "GridSpec"]
+__all__ = ["CogWriter", "GridSpec", "RasterBand", "remove_sidecars"]
 
 
-@dataclass(frozen=True)
-class GridSpec:
-    """Where pixels live: CRS (anything rasterio accepts), affine transform and (height, width)."""
+def remove_sidecars(target: Path) -> None:
+    """Remove GDAL's PAM sidecar ``<target>.aux.xml`` if present (stale statistics, ...)."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(f"{target}.aux.xml").unlink()
 
-    crs: str
-    transform: Affine
-    shape: tuple[int, int]
+
+def _colorinterp(names: Sequence[str], count: int) -> list[ColorInterp]:
+    if len(names) != count:
+        raise ValueError(f"colorinterp has {len(names)} entries, the raster has {count} bands")
+    out = []
+    for n in names:
+        try:
+            out.append(ColorInterp[n.lower()])
+        except KeyError as e:
+            known = ", ".join(c.name for c in ColorInterp)
+            raise ValueError(f"unknown colour interpretation {n!r}; use one of: {known}") from e
+    return out
 
 
 class CogWriter:
-    """Write a multi-band float32 COG from blocks.
+    """Write a multi-band COG from blocks.
 
-    >>> with CogWriter(path, grid, ["red", "nir"]) as w:   # doctest: +SKIP
-    ...     w.write_block(0, 0, block)                      # block: (band, h, w)
+    >>> bands = [RasterBand("lst", unit="K", scale=0.01, offset=200)]   # doctest: +SKIP
+    >>> with CogWriter(path, grid, bands, dtype="uint16", nodata=0,
+    ...                tags={"RS_PRODUCT": "lst"}) as w:                # doctest: +SKIP
+    ...     w.write_block(0, 0, block)                                  # block: (band, h, w)
+
+    ``bands`` are :class:`RasterBand` or plain names; ``colorinterp`` names one colour
+    interpretation per band (``"red"``, ``"green"``, ``"blue"``, ``"gray"``, ``"undefined"``...).
     """
 
     def __init__(
         self,
         target: Path,
         grid: GridSpec,
-        band_names: Sequence[str],
+        bands: Sequence[RasterBand | str],
         *,
         dtype: str = "float32",
-        nodata: float = float("nan"),
+        nodata: float | None = float("nan"),
+        tags: Mapping[str, str] | None = None,
+        colorinterp: Sequence[str] | None = None,
         blocksize: int = 512,
     ) -> None:
         self.target = Path(target)
         self.grid = grid
-        self.band_names = list(band_names)
+        self.bands = as_bands(bands)
+        self.band_names = [b.name for b in self.bands]
         self.dtype = dtype
         self.nodata = nodata
+        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.colorinterp = (
+            None if colorinterp is None else _colorinterp(colorinterp, len(self.bands))
+        )
         self.blocksize = blocksize
         tag = uuid.uuid4().hex[:8]
         self._scratch = self.target.with_name(f".{self.target.name}.{tag}.scratch.tif")
@@ -72,7 +100,7 @@ class CogWriter:
                 driver="GTiff",
                 width=w,
                 height=h,
-                count=len(self.band_names),
+                count=len(self.bands),
                 dtype=self.dtype,
                 crs=self.grid.crs,
                 transform=self.grid.transform,
@@ -83,9 +111,21 @@ class CogWriter:
                 BIGTIFF="IF_SAFER",
             )
         except (OSError, rasterio.errors.RasterioError) as e:
+            self._cleanup()
             raise OutputError(f"cannot create {self._scratch}: {e}") from e
-        for i, name in enumerate(self.band_names, start=1):
-            self._ds.set_band_description(i, name)
+        ds = self._ds
+        for i, b in enumerate(self.bands, start=1):
+            ds.set_band_description(i, b.name)  # what GIS tools show as the band's name
+            if b.description:
+                ds.update_tags(i, long_name=b.description)  # CF-style long name
+            if b.unit is not None:
+                ds.set_band_unit(i, b.unit)
+        ds.scales = [float(b.scale) for b in self.bands]
+        ds.offsets = [float(b.offset) for b in self.bands]
+        if self.tags:
+            ds.update_tags(**self.tags)
+        if self.colorinterp is not None:
+            ds.colorinterp = self.colorinterp
         return self
 
     def write_block(self, row: int, col: int, block: np.ndarray) -> None:
@@ -94,8 +134,8 @@ class CogWriter:
             raise RuntimeError("CogWriter is not open: use it as a context manager")
         if block.ndim == 2:
             block = block[np.newaxis]
-        if block.shape[0] != len(self.band_names):
-            raise ValueError(f"block has {block.shape[0]} bands, writer has {len(self.band_names)}")
+        if block.shape[0] != len(self.bands):
+            raise ValueError(f"block has {block.shape[0]} bands, writer has {len(self.bands)}")
         window = Window(col, row, block.shape[2], block.shape[1])
         self._ds.write(block.astype(self.dtype, copy=False), window=window)
 
@@ -111,9 +151,13 @@ class CogWriter:
             if exc_type is None:
                 self._finish()
         finally:
-            for p in (self._scratch, self._tmp):
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        for p in (self._scratch, self._tmp):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+            remove_sidecars(p)
 
     def _finish(self) -> None:
         predictor = 3 if np.dtype(self.dtype).kind == "f" else 2
@@ -131,6 +175,7 @@ class CogWriter:
                 BIGTIFF="IF_SAFER",
                 NUM_THREADS="ALL_CPUS",  # compress tiles in parallel
             )
+            remove_sidecars(self.target)
             os.replace(self._tmp, self.target)
         except (OSError, rasterio.errors.RasterioError) as e:
             raise OutputError(f"cannot write COG {self.target}: {e}") from e

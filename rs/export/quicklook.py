@@ -1,18 +1,26 @@
-"""Quicklook PNGs read from a written COG's overviews (small reads, bounded memory)."""
+"""Quicklook PNGs read from a written COG's overviews (small reads, bounded memory).
+
+One band is drawn with a colour ramp and, below the map, a legend strip: the layer name (with
+its unit), the ramp, and the values at its two ends. Three bands make an RGB image, without a
+legend. Values are physical (``stored * scale + offset`` from the COG); nodata is transparent.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from rasterio.enums import Resampling
 
 from rs.export._atomic import atomic_path
+from rs.export.stac_items import OutputAsset, file_fields
 
-__all__ = ["write_quicklook"]
+__all__ = ["Quicklook", "quicklook_asset", "render_quicklook", "write_quicklook"]
 
 # A brown-to-green ramp for single-band vegetation indices (NDVI -0.2 .. 0.9).
 _RAMP = np.array(
@@ -28,37 +36,99 @@ _RAMP = np.array(
     dtype=np.float32,
 )
 
+# legend strip geometry (pixels)
+_LEGEND_HEIGHT = 48
+_LEGEND_MIN_WIDTH = 160
+_PAD = 4
+_BAR_TOP, _BAR_HEIGHT = 20, 10
+_FONT_SIZE = 12
+
+
+@dataclass(frozen=True)
+class Quicklook:
+    """A written quicklook: its path, the value range its colours span, its legend label."""
+
+    path: Path
+    value_range: tuple[float, float]
+    label: str | None = None  # None: RGB, no legend
+
 
 def _stretch(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.clip((a - lo) / (hi - lo), 0.0, 1.0)
 
 
-def write_quicklook(
+def _ramp(s: np.ndarray) -> np.ndarray:
+    """RGB (float, ..., 3) of the ramp at positions ``s`` in [0, 1] (NaN: the first colour)."""
+    t = np.nan_to_num(s) * (len(_RAMP) - 1)
+    i0 = np.clip(np.floor(t).astype(int), 0, len(_RAMP) - 2)
+    f = (t - i0)[..., np.newaxis]
+    return np.asarray(_RAMP[i0] * (1 - f) + _RAMP[i0 + 1] * f)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _with_legend(rgba: np.ndarray, label: str, lo: float, hi: float) -> np.ndarray:
+    h, w = rgba.shape[:2]
+    width = max(w, _LEGEND_MIN_WIDTH)
+    canvas = np.zeros((h + _LEGEND_HEIGHT, width, 4), np.uint8)
+    canvas[:h, :w] = rgba
+    canvas[h:] = 255  # opaque white strip
+    bar_w = width - 2 * _PAD
+    bar = _ramp(np.linspace(0.0, 1.0, bar_w)).round().astype(np.uint8)
+    y0 = h + _BAR_TOP
+    canvas[y0 : y0 + _BAR_HEIGHT, _PAD : _PAD + bar_w, :3] = bar[np.newaxis]
+    img = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=_FONT_SIZE)
+    black = (0, 0, 0, 255)
+    draw.text((_PAD, h + 3), label, fill=black, font=font)
+    y_text = y0 + _BAR_HEIGHT + 3
+    draw.text((_PAD, y_text), _fmt(lo), fill=black, font=font)
+    hi_text = _fmt(hi)
+    x_hi = width - _PAD - draw.textlength(hi_text, font=font)
+    draw.text((x_hi, y_text), hi_text, fill=black, font=font)
+    return np.asarray(img)
+
+
+def render_quicklook(
     cog: Path,
     png: Path,
     *,
     bands: Sequence[int] = (1,),
     max_size: int = 1024,
     value_range: tuple[float, float] | None = None,
-) -> Path:
+    legend: bool = True,
+    label: str | None = None,
+) -> Quicklook:
     """Write an 8-bit PNG of ``cog`` at most ``max_size`` pixels on its long side.
 
     Three bands make an RGB image stretched between their joint 2nd and 98th percentiles;
-    one band is drawn with a vegetation colour ramp over ``value_range`` (default: percentiles).
-    Nodata (NaN) is transparent.
+    one band is drawn with a vegetation colour ramp over ``value_range`` (default: percentiles)
+    and, when ``legend``, a legend strip below the map (``label``, default: the band's name
+    and unit in the COG). Returns the path, the value range used and the legend label.
     """
+    bands = list(bands)
     with rasterio.open(cog) as src:
         scale = max(src.width, src.height) / max_size
         out_w = max(1, round(src.width / max(scale, 1)))
         out_h = max(1, round(src.height / max(scale, 1)))
         data = src.read(
-            list(bands), out_shape=(len(bands), out_h, out_w), resampling=Resampling.average
+            bands, out_shape=(len(bands), out_h, out_w), resampling=Resampling.average
         ).astype(np.float32)
+        nodata = src.nodata
+        if nodata is not None and not math.isnan(nodata):
+            data[data == np.float32(nodata)] = np.nan
+        for k, b in enumerate(bands):
+            data[k] = data[k] * src.scales[b - 1] + src.offsets[b - 1]
+        name = src.descriptions[bands[0] - 1] or Path(cog).stem
+        unit = src.units[bands[0] - 1]
     valid = np.all(np.isfinite(data), axis=0)
     finite = data[:, valid]
     if value_range is not None:
-        lo, hi = value_range
+        lo, hi = (float(v) for v in value_range)
     elif finite.size:
         lo, hi = (float(v) for v in np.percentile(finite, [2, 98]))
     else:
@@ -68,13 +138,77 @@ def write_quicklook(
     if len(bands) == 3:
         rgb = (_stretch(data, lo, hi) * 255).transpose(1, 2, 0)
     else:
-        t = _stretch(data[0], lo, hi) * (len(_RAMP) - 1)
-        i0 = np.clip(np.floor(np.nan_to_num(t)).astype(int), 0, len(_RAMP) - 2)
-        f = (np.nan_to_num(t) - i0)[..., np.newaxis]
-        rgb = _RAMP[i0] * (1 - f) + _RAMP[i0 + 1] * f
+        rgb = _ramp(_stretch(data[0], lo, hi))
     alpha = np.where(valid, 255, 0)[..., np.newaxis]
     rgba = np.concatenate([np.nan_to_num(rgb), alpha], axis=-1).astype(np.uint8)
+    text = None
+    if len(bands) != 3:
+        text = label if label is not None else (f"{name} [{unit}]" if unit else name)
+        if legend:
+            rgba = _with_legend(rgba, text, lo, hi)
     with atomic_path(png) as tmp:
         # fast zlib level: a quicklook is small either way, encoding time is not
-        Image.fromarray(rgba, mode="RGBA").save(tmp, format="PNG", compress_level=1)
-    return png
+        Image.fromarray(rgba).save(tmp, format="PNG", compress_level=1)
+    return Quicklook(Path(png), (lo, hi), text)
+
+
+def write_quicklook(
+    cog: Path,
+    png: Path,
+    *,
+    bands: Sequence[int] = (1,),
+    max_size: int = 1024,
+    value_range: tuple[float, float] | None = None,
+    legend: bool = True,
+    label: str | None = None,
+) -> Path:
+    """:func:`render_quicklook`, returning only the PNG's path."""
+    return render_quicklook(
+        cog,
+        png,
+        bands=bands,
+        max_size=max_size,
+        value_range=value_range,
+        legend=legend,
+        label=label,
+    ).path
+
+
+def quicklook_asset(
+    key: str,
+    cog: Path,
+    png: Path,
+    *,
+    title: str | None = None,
+    roles: Sequence[str] = ("overview",),
+    bands: Sequence[int] = (1,),
+    max_size: int = 1024,
+    value_range: tuple[float, float] | None = None,
+    legend: bool = True,
+    label: str | None = None,
+) -> OutputAsset:
+    """Write a quicklook (see :func:`render_quicklook`) and return its STAC asset.
+
+    ``extra`` records ``rs:value_range`` ([low, high], physical units, the colours' span) and,
+    for one band, ``rs:legend`` (the label drawn).
+    """
+    q = render_quicklook(
+        cog,
+        png,
+        bands=bands,
+        max_size=max_size,
+        value_range=value_range,
+        legend=legend,
+        label=label,
+    )
+    extra: dict[str, object] = {"rs:value_range": [q.value_range[0], q.value_range[1]]}
+    if q.label is not None:
+        extra["rs:legend"] = q.label
+    return OutputAsset(
+        key=key,
+        path=q.path,
+        media_type="image/png",
+        roles=tuple(roles),
+        title=title,
+        extra={**extra, **file_fields(q.path)},
+    )

@@ -7,7 +7,9 @@ Layout inside an output folder::
     <files>                   the COGs, PNGs and tables the items describe
 
 Each item records the input scene ids, the parameters, the rs version and a run key, so a
-scheduled job can tell whether a product is already up to date.
+scheduled job can tell whether a product is already up to date. Items link to the items they
+were made from (``derived_from``) and declare in ``stac_extensions`` every extension whose
+fields they use (see :data:`EXTENSIONS`), so they validate against the published schemas.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from shapely.geometry.base import BaseGeometry
 from rs.export._atomic import atomic_path
 
 __all__ = [
+    "EXTENSIONS",
     "OutputAsset",
+    "file_fields",
+    "item_extensions",
     "output_item",
     "read_output_items",
     "refresh_catalog",
@@ -35,6 +40,15 @@ __all__ = [
 ]
 
 CATALOG_ID = "rs-outputs"
+
+#: field prefix -> schema URI of the extension version whose fields rs writes
+EXTENSIONS: Mapping[str, str] = {
+    "proj": "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "table": "https://stac-extensions.github.io/table/v1.2.0/schema.json",
+    "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,38 @@ class OutputAsset:
     roles: tuple[str, ...] = ("data",)
     title: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def file_fields(path: Path) -> dict[str, Any]:
+    """``file:size`` of ``path`` (file extension v2.1), or nothing if it does not exist yet."""
+    try:
+        return {"file:size": Path(path).stat().st_size}
+    except FileNotFoundError:
+        return {}
+
+
+def item_extensions(item: Mapping[str, Any]) -> list[str]:
+    """Schema URIs of the :data:`EXTENSIONS` whose fields ``item`` uses (properties, assets)."""
+    used: set[str] = set()
+
+    def scan(fields: Mapping[str, Any]) -> None:
+        for k in fields:
+            prefix = k.split(":", 1)[0] if ":" in k else ""
+            if prefix in EXTENSIONS:
+                used.add(EXTENSIONS[prefix])
+
+    scan(item.get("properties", {}))
+    for asset in item.get("assets", {}).values():
+        scan(asset)
+    for link in item.get("links", []):
+        scan(link)
+    return sorted(used)
+
+
+def _link(link: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(link.get("rel"), str) or not isinstance(link.get("href"), str):
+        raise ValueError(f"a link needs string 'rel' and 'href' fields, got {dict(link)!r}")
+    return dict(link)
 
 
 def _write_json(path: Path, obj: Mapping[str, Any]) -> None:
@@ -64,8 +110,16 @@ def output_item(
     end: dt.datetime,
     assets: Sequence[OutputAsset],
     properties: Mapping[str, Any],
+    derived_from: Sequence[str] = (),
+    extra_links: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The item dict for ``items/<item_id>.json`` of ``out_dir`` (asset paths as they will be)."""
+    """The item dict for ``items/<item_id>.json`` of ``out_dir`` (asset paths as they will be).
+
+    ``derived_from`` names the ids of the output items (in the same ``items/`` folder) this
+    product was made from; each becomes a ``derived_from`` link. ``extra_links`` are added as
+    given (each needs ``rel`` and ``href``). ``stac_extensions`` lists every extension of
+    :data:`EXTENSIONS` whose fields appear in the properties, assets or links.
+    """
     item_dir = Path(out_dir) / "items"
     item = pystac.Item(
         id=item_id,
@@ -91,13 +145,25 @@ def output_item(
     d["links"] = [
         {"rel": "root", "href": "../catalog.json", "type": "application/json"},
         {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+        *(
+            {"rel": "derived_from", "href": f"./{_item_file(i)}", "type": "application/geo+json"}
+            for i in dict.fromkeys(derived_from)
+        ),
+        *(_link(link) for link in extra_links),
     ]
+    d["stac_extensions"] = sorted({*d.get("stac_extensions", []), *item_extensions(d)})
     return d
+
+
+def _item_file(item_id: str) -> str:
+    if not item_id or "/" in item_id or "\\" in item_id or item_id in {".", ".."}:
+        raise ValueError(f"{item_id!r} is not an output item id (a file name without folders)")
+    return f"{item_id}.json"
 
 
 def write_output_item(out_dir: Path, item: Mapping[str, Any]) -> Path:
     """Write ``item`` (from :func:`output_item`) as ``items/<id>.json`` and refresh the catalog."""
-    item_path = Path(out_dir) / "items" / f"{item['id']}.json"
+    item_path = Path(out_dir) / "items" / _item_file(str(item["id"]))
     _write_json(item_path, item)
     refresh_catalog(out_dir)
     return item_path

@@ -1,0 +1,188 @@
+"""Vector outputs (change patches, shorelines, transects, hotspots) as GeoPackage + GeoParquet.
+
+Columns are cast to an explicit schema (Arrow types) before writing, so the GeoPackage field
+types and the GeoParquet column types are what the product declares, not what pandas guessed
+from the rows at hand. An empty frame still makes a GeoPackage layer with every field and the
+geometry type given: a run that found zero change patches is a valid, loadable layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow as pa
+import pyogrio
+
+from rs.errors import OutputError
+from rs.export._atomic import atomic_path, check_writable
+from rs.export.raster import proj_fields
+from rs.export.stac_items import OutputAsset, file_fields
+from rs.export.tables import PARQUET_MEDIA_TYPE, table_columns
+
+__all__ = ["FIELD_TYPES", "GPKG_MEDIA_TYPE", "write_vector"]
+
+GPKG_MEDIA_TYPE = "application/geopackage+sqlite3"
+
+#: schema type names -> Arrow type (GeoPackage: Integer64, Integer, Real, String, Date, DateTime)
+FIELD_TYPES: Mapping[str, pa.DataType] = {
+    "int": pa.int64(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float": pa.float64(),
+    "float64": pa.float64(),
+    "float32": pa.float32(),
+    "str": pa.string(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("ms", tz="UTC"),
+}
+
+_GEOMETRY_TYPES = {
+    "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+    "GeometryCollection", "Unknown",
+}  # fmt: skip
+
+
+def _arrow_column(values: pd.Series, name: str, t: pa.DataType | None) -> pd.Series:
+    """``values`` as an Arrow-backed column of type ``t`` (inferred when ``None``)."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+        if t is None and pa.types.is_null(arr.type):
+            t = pa.string()  # an all-missing column without a declared type
+        if t is not None and arr.type != t:
+            arr = arr.cast(t)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+        want = f"type {t}" if t is not None else "one Arrow type"
+        raise ValueError(f"column {name!r} cannot be written as {want}: {e}") from e
+    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=values.index, name=name)
+
+
+def _typed(gdf: gpd.GeoDataFrame, schema: Mapping[str, str] | None) -> gpd.GeoDataFrame:
+    geom = gdf.geometry.name
+    attrs = [str(c) for c in gdf.columns if c != geom]
+    types: dict[str, pa.DataType | None]
+    if schema is None:
+        types = dict.fromkeys(attrs)
+    else:
+        bad_types = {c: t for c, t in schema.items() if t not in FIELD_TYPES}
+        if bad_types:
+            raise ValueError(
+                f"unknown field types {bad_types}; use one of: {', '.join(FIELD_TYPES)}"
+            )
+        extra = [c for c in attrs if c not in schema]
+        if extra:
+            raise ValueError(
+                f"columns not in the schema: {', '.join(extra)}; "
+                "add them to the schema or drop them"
+            )
+        missing = [c for c in schema if c not in attrs]
+        if missing and len(gdf):
+            raise ValueError(f"schema columns missing from the frame: {', '.join(missing)}")
+        types = {c: FIELD_TYPES[t] for c, t in schema.items()}
+    cols = {}
+    for c, t in types.items():
+        values = gdf[c] if c in gdf.columns else pd.Series([], dtype=object, index=gdf.index)
+        cols[c] = _arrow_column(values, c, t)
+    return gpd.GeoDataFrame({**cols, geom: gdf.geometry}, geometry=geom, crs=gdf.crs)
+
+
+def _check_geometry_type(gdf: gpd.GeoDataFrame, geometry_type: str | None) -> None:
+    if geometry_type is None:
+        return
+    base = geometry_type.removesuffix(" Z")
+    if base not in _GEOMETRY_TYPES:
+        raise ValueError(
+            f"unknown geometry_type {geometry_type!r}; "
+            f"use one of: {', '.join(sorted(_GEOMETRY_TYPES))}"
+        )
+    if base in {"Unknown", "GeometryCollection"}:
+        return
+    allowed = {base, base.removeprefix("Multi")}  # singles are promoted to Multi*
+    found = set(gdf.geometry.dropna().geom_type) - allowed
+    if found:
+        raise ValueError(
+            f"geometry_type is {geometry_type} but the frame holds {', '.join(sorted(found))}"
+        )
+
+
+def write_vector(
+    gdf: gpd.GeoDataFrame,
+    folder: Path,
+    stem: str,
+    *,
+    key: str,
+    layer: str,
+    schema: Mapping[str, str] | None = None,
+    title: str | None = None,
+    geometry_type: str | None = None,
+    descriptions: Mapping[str, str] | None = None,
+    roles: Sequence[str] = ("data",),
+) -> list[OutputAsset]:
+    """Write ``gdf`` as layer ``layer`` of ``<folder>/<stem>.gpkg`` and as ``<stem>.parquet``.
+
+    ``schema`` maps every attribute column to one of :data:`FIELD_TYPES` (``"int"``,
+    ``"float"``, ``"str"``, ``"date"``, ...); a column not in it is refused (``ValueError``
+    naming it). ``geometry_type`` (``"Polygon"``, ``"MultiPolygon"``, ``"Point"``, ...) fixes
+    the layer's geometry type; give it for frames that may be empty. The GeoPackage file holds
+    this one layer and is replaced whole. Returns the assets ``<key>_gpkg`` and
+    ``<key>_parquet`` with ``table:columns``, ``table:row_count``, ``table:primary_geometry``
+    and ``proj:code``.
+    """
+    if gdf.crs is None:
+        raise ValueError(f"{stem}: the frame has no CRS; set one (gdf.set_crs) before writing")
+    _check_geometry_type(gdf, geometry_type)
+    typed = _typed(gdf, schema)
+    folder = check_writable(Path(folder))
+    geom = typed.geometry.name
+    attr_schema = pa.schema(
+        [pa.field(c, typed[c].dtype.pyarrow_dtype) for c in typed.columns if c != geom]
+    )
+    columns = [
+        *table_columns(attr_schema, {k: v for k, v in (descriptions or {}).items() if k != geom}),
+        {"name": geom, "type": "geometry"},
+    ]
+    common: dict[str, Any] = {
+        "table:columns": columns,
+        "table:primary_geometry": geom,
+        "table:row_count": len(typed),
+        **proj_fields(typed.crs),
+    }
+    gpkg = folder / f"{stem}.gpkg"
+    parquet = folder / f"{stem}.parquet"
+    try:
+        with atomic_path(gpkg, suffix=".tmp.gpkg") as tmp:
+            pyogrio.write_dataframe(
+                typed,
+                tmp,
+                layer=layer,
+                driver="GPKG",
+                use_arrow=True,
+                geometry_type=geometry_type,
+                promote_to_multi=bool(geometry_type and geometry_type.startswith("Multi")),
+            )
+        with atomic_path(parquet) as tmp:
+            typed.to_parquet(tmp, index=False)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as e:
+        raise OutputError(f"cannot write vector output {stem} in {folder}: {e}") from e
+    return [
+        OutputAsset(
+            key=f"{key}_gpkg",
+            path=gpkg,
+            media_type=GPKG_MEDIA_TYPE,
+            roles=tuple(roles),
+            title=f"{title} (GeoPackage layer {layer})" if title else None,
+            extra={**common, "table:tables": [{"name": layer}], **file_fields(gpkg)},
+        ),
+        OutputAsset(
+            key=f"{key}_parquet",
+            path=parquet,
+            media_type=PARQUET_MEDIA_TYPE,
+            roles=tuple(roles),
+            title=f"{title} (GeoParquet)" if title else None,
+            extra={**common, **file_fields(parquet)},
+        ),
+    ]
