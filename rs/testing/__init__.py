@@ -19,6 +19,7 @@ from rs.testing.events import (
     event_from_dict,
     register_event,
 )
+from rs.testing.fake_reader import FakeReader
 from rs.testing.landcover import LandCover
 from rs.testing.sentinel2 import decode_dn, encode_dn, processing_baseline
 from rs.testing.world import NOISE_SIGMA, World, WorldConfig, generate_world, load_world
@@ -29,6 +30,7 @@ __all__ = [
     "DemoAois",
     "Event",
     "EventTruth",
+    "FakeReader",
     "Grid",
     "LandCover",
     "SceneState",
