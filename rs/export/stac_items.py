@@ -120,6 +120,7 @@ def output_item(
     given (each needs ``rel`` and ``href``). ``stac_extensions`` lists every extension of
     :data:`EXTENSIONS` whose fields appear in the properties, assets or links.
     """
+    _item_file(item_id)
     item_dir = Path(out_dir) / "items"
     item = pystac.Item(
         id=item_id,
@@ -152,7 +153,9 @@ def output_item(
         *(_link(link) for link in extra_links),
     ]
     d["stac_extensions"] = sorted({*d.get("stac_extensions", []), *item_extensions(d)})
-    return d
+    # exactly what write_output_item writes: JSON types only (lists, not shapely's tuples)
+    out: dict[str, Any] = json.loads(json.dumps(d, default=str))
+    return out
 
 
 def _item_file(item_id: str) -> str:

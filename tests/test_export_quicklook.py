@@ -1,0 +1,89 @@
+"""Export of quicklooks: the legend strip of single-band PNGs and the value range recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from PIL import Image
+
+from rs.export.cog import CogWriter, GridSpec, RasterBand
+from rs.export.quicklook import quicklook_asset, render_quicklook
+
+GRID = GridSpec("EPSG:32650", Affine(10, 0, 660000, 0, -10, 3552000), (200, 400))
+
+
+def _gradient_cog(path: Path, lo: float, hi: float) -> Path:
+    data = np.tile(np.linspace(lo, hi, GRID.shape[1], dtype="float32"), (GRID.shape[0], 1))
+    data[:40] = np.nan
+    with CogWriter(path, GRID, ["ndvi"]) as w:
+        w.write_block(0, 0, data)
+    return path
+
+
+def _nearest(pixels: np.ndarray, colour: np.ndarray) -> float:
+    d = np.abs(pixels[..., :3].astype(int) - colour[:3].astype(int)).max(axis=-1)
+    return float(d.min())
+
+
+def test_render_quicklook__single_band_has_a_colour_bar(tmp_path: Path) -> None:
+    cog = _gradient_cog(tmp_path / "ndvi.tif", -0.2, 0.9)
+    q = render_quicklook(cog, tmp_path / "ndvi.png", max_size=400, value_range=(-0.2, 0.9))
+    assert q.value_range == (-0.2, 0.9) and q.label == "ndvi"
+    img = np.asarray(Image.open(q.path))
+    h = GRID.shape[0]
+    assert img.shape[0] > h and img.shape[1] == GRID.shape[1]
+    map_, strip = img[:h], img[h:]
+    assert (map_[:40, :, 3] == 0).all() and (map_[40:, :, 3] == 255).all()
+    assert (strip[..., 3] == 255).all(), "the legend strip is opaque"
+    low, high = map_[100, 0], map_[100, -1]  # colours of the lowest and highest values
+    assert np.abs(low[:3].astype(int) - high[:3].astype(int)).max() > 50
+    assert _nearest(strip, low) <= 3, "the colour bar starts with the low end's colour"
+    assert _nearest(strip, high) <= 3, "the colour bar ends with the high end's colour"
+    bar_rows = [r for r in range(strip.shape[0]) if _nearest(strip[r : r + 1], low) <= 3]
+    assert bar_rows and all(_nearest(strip[r : r + 1], high) <= 3 for r in bar_rows)
+    text = (strip[..., :3].max(axis=-1) < 60).sum()
+    assert text > 30, "labels (layer name, min, max) are drawn in dark text"
+
+
+def test_render_quicklook__legend_labels_differ_with_range(tmp_path: Path) -> None:
+    cog = _gradient_cog(tmp_path / "ndvi.tif", 0.0, 1.0)
+    a = np.asarray(Image.open(render_quicklook(cog, tmp_path / "a.png", value_range=(0, 1)).path))
+    b = np.asarray(Image.open(render_quicklook(cog, tmp_path / "b.png", value_range=(0, 5)).path))
+    h = GRID.shape[0]
+    assert not np.array_equal(a[h:], b[h:]), "the value labels are part of the legend"
+    plain = render_quicklook(cog, tmp_path / "c.png", value_range=(0, 1), legend=False)
+    assert np.asarray(Image.open(plain.path)).shape == (h, GRID.shape[1], 4)
+
+
+def test_quicklook_asset__records_value_range_in_physical_units(tmp_path: Path) -> None:
+    kelvin = np.tile(np.linspace(280.0, 320.0, GRID.shape[1]), (GRID.shape[0], 1))
+    counts = np.round((kelvin - 200.0) / 0.01).astype("uint16")
+    counts[:20] = 0
+    cog = tmp_path / "lst.tif"
+    band = RasterBand("lst", unit="K", scale=0.01, offset=200.0)
+    with CogWriter(cog, GRID, [band], dtype="uint16", nodata=0) as w:
+        w.write_block(0, 0, counts)
+    a = quicklook_asset("lst_thumbnail", cog, tmp_path / "lst.png", title="LST quicklook")
+    lo, hi = a.extra["rs:value_range"]
+    assert 280.0 <= lo < 282.0 and 318.0 < hi <= 320.0, "2nd-98th percentile in kelvin"
+    assert a.extra["rs:legend"] == "lst [K]"
+    assert a.media_type == "image/png" and a.roles == ("overview",)
+    img = np.asarray(Image.open(a.path))
+    assert (img[:20, :, 3] == 0).all(), "nodata (0) is transparent"
+    assert a.extra["file:size"] == a.path.stat().st_size
+
+
+def test_render_quicklook__rgb_has_no_legend(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(5).random((3, *GRID.shape)).astype("float32")
+    cog = tmp_path / "rgb.tif"
+    with CogWriter(cog, GRID, ["red", "green", "blue"]) as w:
+        w.write_block(0, 0, rgb)
+    q = render_quicklook(cog, tmp_path / "rgb.png", bands=(1, 2, 3))
+    assert q.label is None
+    assert np.asarray(Image.open(q.path)).shape == (*GRID.shape, 4)
+    lo, hi = q.value_range
+    assert lo == pytest.approx(np.percentile(rgb, 2), abs=0.02)
+    assert hi == pytest.approx(np.percentile(rgb, 98), abs=0.02)
