@@ -4,24 +4,46 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from rs import __version__
-from rs.errors import RsError, exit_code_for
+from rs.errors import RsError, RsWarning, exit_code_for
 
 __all__ = ["main"]
 
-_err = Console(stderr=True)
-_out = Console()
+# soft_wrap: a message is one line however long (cron logs, grep); a terminal wraps it itself
+_err = Console(stderr=True, soft_wrap=True)
+_out = Console(soft_wrap=True)
 
 
 def _fail(e: RsError) -> None:
-    _err.print(f"[bold red]error:[/] {e}")
+    _err.print(f"[bold red]error:[/] {escape(str(e))}")
     sys.exit(exit_code_for(e))
+
+
+_show_other_warning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """rs's own warnings as one clean ``warning: ...`` line; others as Python shows them."""
+    if issubclass(category, RsWarning):
+        text = " ".join(str(message).split())  # one line, whatever the message holds
+        _err.print(f"[bold yellow]warning:[/] {escape(text)}")
+        return
+    _show_other_warning(message, category, filename, lineno, file, line)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,12 +60,23 @@ def cli() -> None:
 @click.option("--scheduler", metavar="tcp://host:port", help="Run on this existing Dask cluster.")
 @click.option("--force", is_flag=True, help="Rebuild even if the outputs are up to date.")
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the inputs found and the steps that would run; compute and write nothing.",
+)
+@click.option(
     "--quiet", "-q", is_flag=True, help="No progress output (for cron); errors still go to stderr."
 )
 def run(
-    spec_path: Path, output: Path | None, scheduler: str | None, force: bool, quiet: bool
+    spec_path: Path,
+    output: Path | None,
+    scheduler: str | None,
+    force: bool,
+    dry_run: bool,
+    quiet: bool,
 ) -> None:
     """Run the pipeline described by the YAML file SPEC."""
+    from rs._cli_report import print_result
     from rs.pipeline.progress import QuietReporter, RichReporter
     from rs.pipeline.runner import run_pipeline
     from rs.pipeline.spec import load_spec
@@ -53,44 +86,25 @@ def run(
         if output is not None:
             spec = spec.model_copy(update={"output": output.expanduser().resolve()})
         reporter = QuietReporter() if quiet else RichReporter(_err)
-        result = run_pipeline(spec, scheduler=scheduler, force=force, reporter=reporter)
+        result = run_pipeline(
+            spec, scheduler=scheduler, force=force, dry_run=dry_run, reporter=reporter
+        )
     except RsError as e:
         _fail(e)
         return
-    if quiet:
-        return
-    _out.print(f"[bold green]{result.status}[/]: outputs in {result.output_dir}")
-    if result.item_path:
-        _out.print(f"STAC catalog: {result.output_dir / 'catalog.json'}")
-    if result.report_path:
-        _out.print(f"run report:   {result.report_path}")
-    _out.print(f"scenes used: {len(result.scenes_used)}, skipped: {len(result.scenes_skipped)}")
-    if result.layers:
-        table = Table(
-            title="layers over the AOI (valid_fraction: share of AOI pixels with a value)"
-        )
-        for col in ("layer", "valid_fraction", "mean", "min", "max"):
-            table.add_column(col, justify="left" if col == "layer" else "right")
-        for row in result.layers:
-            table.add_row(
-                *(
-                    "" if row[c] is None else str(row[c])
-                    for c in ("layer", "valid_fraction", "mean", "min", "max")
-                )
-            )
-        _out.print(table)
-    files = Table(title="files")
-    files.add_column("file")
-    files.add_column("size", justify="right")
-    for p in result.files:
-        files.add_row(str(p), f"{p.stat().st_size / 1e6:.2f} MB" if p.exists() else "missing")
-    _out.print(files)
+    if not quiet or dry_run:
+        print_result(_out, result)
 
 
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def serve(path: Path) -> None:
-    """Serve STAC items and GeoTIFFs under PATH as a local STAC API until Ctrl-C."""
+    """Serve STAC items and GeoTIFFs under PATH as a local STAC API until Ctrl-C.
+
+    PATH is a STAC Item JSON file, a GeoTIFF whose name carries its date (YYYYMMDD) or whose
+    TIFFTAG_DATETIME tag is set, or a folder of either. PATH is only read: the catalog files
+    the API serves are written into rs's cache folder ($RS_CACHE_DIR).
+    """
     from rs.sources.local import serve_forever
 
     try:
@@ -131,6 +145,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    warnings.showwarning = _show_warning
     cli()
 
 

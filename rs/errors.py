@@ -10,18 +10,28 @@ __all__ = [
     "EXIT_CODES",
     "AoiError",
     "AssetReadError",
+    "ClusterError",
+    "EmptyProductError",
+    "LocalSourceError",
     "NoScenesError",
     "OutputError",
     "RsError",
+    "RsWarning",
     "ServerError",
     "SourceError",
     "SourceUnavailableError",
     "SpecError",
+    "UnknownCollectionError",
+    "exit_code_for",
 ]
 
 
 class RsError(Exception):
     """Base class of every error rs raises on purpose."""
+
+
+class RsWarning(UserWarning):
+    """Base class of the warnings rs issues on purpose (the CLI shows them as one line)."""
 
 
 class SpecError(RsError):
@@ -44,8 +54,20 @@ class NoScenesError(SourceError):
     """A search matched no scene: the AOI, dates or filters exclude everything."""
 
 
+class UnknownCollectionError(SourceError):
+    """A STAC API does not have a collection asked for (a misspelt or wrong-API id)."""
+
+
+class LocalSourceError(SourceError):
+    """A local file or folder to serve as STAC is not a STAC Item JSON or a usable GeoTIFF."""
+
+
 class AssetReadError(RsError):
     """An asset (a raster file of a scene) cannot be opened or read."""
+
+
+class EmptyProductError(RsError):
+    """A product came out with no valid pixel: nothing worth publishing."""
 
 
 class OutputError(RsError):
@@ -65,10 +87,13 @@ EXIT_CODES: dict[type[RsError], int] = {
     SpecError: 2,
     AoiError: 2,
     NoScenesError: 2,
+    UnknownCollectionError: 2,
+    LocalSourceError: 2,
     SourceUnavailableError: 3,
     SourceError: 3,
     AssetReadError: 4,
     OutputError: 5,
+    EmptyProductError: 2,
     ServerError: 6,
     ClusterError: 3,
 }

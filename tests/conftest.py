@@ -60,21 +60,52 @@ def world_bbox(world: World, margin_px: int = 8) -> str:
     return f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
 
 
+PERIOD = "p-20210501-20220930"  # the label of the default period in file and item names
+
+
+def out_file(
+    out: Path,
+    key: str,
+    *,
+    name: str = "t",
+    step: str = "composite",
+    period: str = PERIOD,
+    ext: str = "tif",
+) -> Path:
+    """Path of output ``key`` of ``step`` for ``period`` in the output folder ``out``."""
+    return out / f"{name}_{step}_{period}_{key}.{ext}"
+
+
 @pytest.fixture
 def write_spec(tmp_path: Path) -> Callable[..., Path]:
-    """Write a spec for the embedded world at ``root``; keyword overrides replace top-level keys."""
+    """Write a one-step composite spec for the embedded world at ``root``.
 
-    def _write(world_root: Path, aoi: str, **overrides: Any) -> Path:
+    Keyword overrides replace top-level keys; ``step={...}`` updates the composite step's keys
+    and ``period={...}`` replaces the default period ``p``.
+    """
+
+    def _write(
+        world_root: Path,
+        aoi: str,
+        *,
+        step: dict[str, Any] | None = None,
+        period: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Path:
         spec: dict[str, Any] = {
             "name": "t",
-            "source": {"embedded": str(world_root), "collections": ["sentinel-2-l2a"]},
+            "sources": {"s2": {"embedded": str(world_root), "collections": ["sentinel-2-l2a"]}},
             "aoi": aoi,
-            "time": {"start": "2021-05-01", "end": "2022-09-30"},
-            "product": {
-                "kind": "composite",
-                "bands": ["red", "green", "blue", "nir"],
-                "indices": ["ndvi"],
-            },
+            "periods": {"p": period or {"start": "2021-05-01", "end": "2022-09-30"}},
+            "steps": [
+                {
+                    "id": "composite",
+                    "kind": "composite",
+                    "bands": ["red", "green", "blue", "nir"],
+                    "indices": ["ndvi"],
+                    **(step or {}),
+                }
+            ],
             "output": str(tmp_path / "out"),
             "dask": {"workers": 1, "threads_per_worker": 2},
         }

@@ -21,7 +21,7 @@ import yaml
 from rs.testing import World
 
 from ._cluster import dask_processes
-from .conftest import world_bbox
+from .conftest import PERIOD, out_file, world_bbox
 
 BANDS = ["red", "green", "blue", "nir"]
 
@@ -83,7 +83,7 @@ def test_rs_run__composite_equals_truth_median(
     assert "done: outputs in" in proc.stdout and "demo" not in proc.stdout.split("outputs")[0]
 
     med, count = _expected(small_world)
-    comp = out / "t_composite.tif"
+    comp = out_file(out, "composite")
     rows, cols = _window(small_world, comp)
     with rasterio.open(comp) as ds:
         assert ds.crs.to_epsg() == 32650
@@ -101,20 +101,20 @@ def test_rs_run__composite_equals_truth_median(
         assert not np.isfinite(data[k][inside & np.isnan(exp)]).any()
 
     aoi_px = _aoi_pixels(comp, world_bbox(small_world))
-    with rasterio.open(out / "t_clear_count.tif") as ds:
+    with rasterio.open(out_file(out, "clear_count")) as ds:
         cc = ds.read(1)
         assert ds.nodata == 65535
     np.testing.assert_array_equal(cc[aoi_px], count[rows, cols][aoi_px])
     assert (cc[~aoi_px] == 65535).all()
 
-    with rasterio.open(out / "t_ndvi.tif") as ds:
+    with rasterio.open(out_file(out, "ndvi")) as ds:
         ndvi = ds.read(1)
     red, nir = med["red"][rows, cols], med["nir"][rows, cols]
     # bands agree within 2e-4 (a DN step and a half); NDVI's error bound follows from that
     bound = 2 * 2e-4 / (nir + red) + 1e-6
     assert (np.abs(ndvi - (nir - red) / (nir + red))[inside] <= bound[inside]).all()
 
-    item = pystac.Item.from_file(str(out / "items" / "t-composite-20210501-20220930.json"))
+    item = pystac.Item.from_file(str(out / "items" / f"t-composite-{PERIOD}.json"))
     assert item.properties["rs:inputs"] == small_world.item_ids
     assert item.properties["rs:parameters"]["statistic"] == "median"
     assert item.properties["rs:version"] == "0.1.0"
@@ -122,9 +122,10 @@ def test_rs_run__composite_equals_truth_median(
         assert Path(a.get_absolute_href()).exists()
     cat = pystac.Catalog.from_file(str(out / "catalog.json"))
     assert [i.id for i in cat.get_items()] == [item.id]
-    report = json.loads((out / "run-report.json").read_text())
-    assert report["scenes_used"] == small_world.item_ids and report["scenes_skipped"] == []
-    rows = {r["layer"]: r for r in report["layers"]}
+    report = json.loads((out / "reports" / "t-latest.json").read_text())
+    (step,) = report["steps"]
+    assert step["scenes_used"] == small_world.item_ids and step["scenes_skipped"] == []
+    rows = {r["layer"]: r for r in step["layers"]}
     assert rows["clear_count"]["valid_fraction"] == 1.0
     assert not (inside & ~aoi_px).any(), "nothing outside the AOI"
     assert rows["red"]["valid_fraction"] == pytest.approx(inside.sum() / aoi_px.sum(), abs=1e-4)
@@ -138,7 +139,7 @@ def test_rs_run__second_run_is_up_to_date_and_force_rebuilds(
 ) -> None:
     spec = write_spec(small_world.root, world_bbox(small_world), name="inc")
     assert rs_cli("run", str(spec), "--quiet").returncode == 0
-    comp = tmp_path / "out" / "inc_composite.tif"
+    comp = out_file(tmp_path / "out", "composite", name="inc")
     first = comp.stat().st_mtime_ns
     again = rs_cli("run", str(spec))
     assert again.returncode == 0, again.stderr
@@ -154,7 +155,7 @@ def test_rs_run__output_flag_overrides_spec(small_world, write_spec, rs_cli, tmp
     spec = write_spec(small_world.root, world_bbox(small_world))
     other = tmp_path / "elsewhere"
     assert rs_cli("run", str(spec), "--output", str(other), "-q").returncode == 0
-    assert (other / "t_composite.tif").exists()
+    assert out_file(other, "composite").exists()
     assert not (tmp_path / "out").exists()
 
 
@@ -171,8 +172,8 @@ def test_rs_run__on_existing_cluster_same_result(small_world, write_spec, rs_cli
     # the run connected to this scheduler as a client (and did not start its own cluster)
     assert "Receive client connection" in (logs / "scheduler.log").read_text()
     with (
-        rasterio.open(tmp_path / "out" / "local_composite.tif") as a,
-        rasterio.open(tmp_path / "out" / "remote_composite.tif") as b,
+        rasterio.open(out_file(tmp_path / "out", "composite", name="local")) as a,
+        rasterio.open(out_file(tmp_path / "out", "composite", name="remote")) as b,
     ):
         np.testing.assert_array_equal(a.read(), b.read())
 
@@ -180,21 +181,26 @@ def test_rs_run__on_existing_cluster_same_result(small_world, write_spec, rs_cli
 # --- bad input: a clear error, the right exit code and no partial output --------------------
 
 
-def _no_products(out: Path) -> None:
+def _no_products(out: Path, *, failure_report: bool = True) -> None:
+    """No product file left behind; a failure report when the run got as far as the folder."""
     if out.exists():
-        left = [p.name for p in out.rglob("*") if p.is_file()]
+        left = [p.name for p in out.rglob("*") if p.is_file() and p.parent.name != "reports"]
         assert left == [], f"partial output left behind: {left}"
+    if failure_report:
+        report = json.loads((out / "reports" / "t-latest.json").read_text())
+        assert report["status"] == "failed" and report["error"]["exit_code"] in (2, 3, 4)
+        assert report["error"]["message"]
 
 
 def test_rs_run__unknown_spec_key_names_it(small_world, write_spec, rs_cli, tmp_path) -> None:
     spec = write_spec(small_world.root, world_bbox(small_world))
     data = yaml.safe_load(spec.read_text())
-    data["product"]["statistc"] = "median"
+    data["steps"][0]["statistc"] = "median"
     spec.write_text(yaml.safe_dump(data))
     proc = rs_cli("run", str(spec))
     assert proc.returncode == 2
-    assert "unknown key 'product.composite.statistc'" in proc.stderr
-    _no_products(tmp_path / "out")
+    assert "unknown key 'steps[0].statistc'" in proc.stderr
+    _no_products(tmp_path / "out", failure_report=False)  # found before the output is touched
 
 
 def test_rs_run__missing_aoi_file(small_world, write_spec, rs_cli, tmp_path) -> None:
@@ -246,11 +252,13 @@ def test_rs_run__stac_unreachable_after_retries(write_spec, rs_cli, tmp_path) ->
     spec = write_spec(
         tmp_path,
         "118.70,32.05,118.74,32.09",
-        source={
-            "url": f"http://127.0.0.1:{port}",
-            "collections": ["sentinel-2-l2a"],
-            "retries": 1,
-            "timeout": 2,
+        sources={
+            "s2": {
+                "url": f"http://127.0.0.1:{port}",
+                "collections": ["sentinel-2-l2a"],
+                "retries": 1,
+                "timeout": 2,
+            }
         },
     )
     proc = rs_cli("run", str(spec))
@@ -286,20 +294,19 @@ def test_rs_run__unreadable_scene_skipped_and_recorded(
     assert proc.returncode == 0, proc.stderr
     bad = world_copy.item_ids[3]
     assert f"skipped scene {bad}" in proc.stderr
-    report = json.loads((tmp_path / "out" / "run-report.json").read_text())
-    assert [r["scene"] for r in report["scenes_skipped"]] == [bad]
-    assert reason in report["scenes_skipped"][0]["reason"]
-    assert report["scenes_used"] == [i for i in world_copy.item_ids if i != bad]
-    item = json.loads(
-        (tmp_path / "out" / "items" / "t-composite-20210501-20220930.json").read_text()
-    )
+    report = json.loads((tmp_path / "out" / "reports" / "t-latest.json").read_text())
+    (step,) = report["steps"]
+    assert [r["scene"] for r in step["scenes_skipped"]] == [bad]
+    assert reason in step["scenes_skipped"][0]["reason"]
+    assert step["scenes_used"] == [i for i in world_copy.item_ids if i != bad]
+    item = json.loads((tmp_path / "out" / "items" / f"t-composite-{PERIOD}.json").read_text())
     assert [r["scene"] for r in item["properties"]["rs:skipped"]] == [bad]
     assert bad not in item["properties"]["rs:inputs"]
     # the composite is the truth median of the other dates, and differs from all dates'
     others = [i for i in range(world_copy.n_dates) if i != 3]
     med_others = _expected(world_copy, others)[0]["red"]
     med_all = _expected(world_copy)[0]["red"]
-    comp = tmp_path / "out" / "t_composite.tif"
+    comp = out_file(tmp_path / "out", "composite")
     rows, cols = _window(world_copy, comp)
     with rasterio.open(comp) as ds:
         red = ds.read(1)
@@ -330,10 +337,13 @@ def test_rs_run__clear_count_zero_inside_aoi_is_data(
 ) -> None:
     """One date: pixels under cloud have 0 clear observations, a value, not nodata."""
     when = small_world.datetimes[1].date().isoformat()
-    spec = write_spec(small_world.root, world_bbox(small_world), time={"start": when, "end": when})
+    spec = write_spec(
+        small_world.root, world_bbox(small_world), period={"start": when, "end": when}
+    )
     proc = rs_cli("run", str(spec), "-q")
     assert proc.returncode == 0, proc.stderr
-    path = tmp_path / "out" / "t_clear_count.tif"
+    day = when.replace("-", "")
+    path = out_file(tmp_path / "out", "clear_count", period=f"p-{day}-{day}")
     aoi_px = _aoi_pixels(path, world_bbox(small_world))
     _, count = _expected(small_world, range(1, 2))
     rows, cols = _window(small_world, path)
@@ -359,11 +369,17 @@ def test_rs_run__demo_spec_runs_on_its_own(rs_cli, tmp_path, rs_cache) -> None:
     proc = rs_cli("run", str(root / "pipelines" / "demo.yaml"), "--output", str(tmp_path / "demo"))
     assert proc.returncode == 0, proc.stderr
     assert (rs_cache / "demo-world" / "world.json").exists()
-    for name in ("demo_composite.tif", "demo_ndvi.tif", "demo_quicklook.png", "catalog.json"):
+    stem = "demo_composite_season-20220401-20220930"
+    for name in (
+        f"{stem}_composite.tif",
+        f"{stem}_ndvi.tif",
+        f"{stem}_quicklook.png",
+        "catalog.json",
+    ):
         assert (tmp_path / "demo" / name).exists(), name
     assert "ndvi" in proc.stdout and "layers over the AOI" in proc.stdout
-    report = json.loads((tmp_path / "demo" / "run-report.json").read_text())
-    rows = {r["layer"]: r for r in report["layers"]}
+    report = json.loads((tmp_path / "demo" / "reports" / "demo-latest.json").read_text())
+    rows = {r["layer"]: r for r in report["steps"][0]["layers"]}
     # a mostly vegetated summer landscape with a river: NDVI mean well above bare ground
     assert 0.3 < rows["ndvi"]["mean"] < 0.8
     assert rows["ndvi"]["min"] < 0 < rows["ndvi"]["max"]
@@ -386,7 +402,7 @@ def test_rs_run__local_worker_processes_same_result(
     proc = rs_cli("run", str(procs))
     assert proc.returncode == 0, proc.stderr
     with (
-        rasterio.open(tmp_path / "out" / "threads_composite.tif") as a,
-        rasterio.open(tmp_path / "out" / "procs_composite.tif") as b,
+        rasterio.open(out_file(tmp_path / "out", "composite", name="threads")) as a,
+        rasterio.open(out_file(tmp_path / "out", "composite", name="procs")) as b,
     ):
         np.testing.assert_array_equal(a.read(), b.read())

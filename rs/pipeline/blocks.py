@@ -28,11 +28,13 @@ class BlockResult:
 
 @dataclass(frozen=True)
 class BlockTask:
-    """A lazy block (a dask Delayed giving a :class:`BlockResult` or an array) at (row, col)."""
+    """A lazy block (a dask Delayed giving a :class:`BlockResult` or an array) at (row, col);
+    ``scenes`` are the ids of the scenes the task was given (for the per-scene use record)."""
 
     row: int
     col: int
     task: Any
+    scenes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Block:
     col: int
     data: np.ndarray
     skipped: tuple[SkippedScene, ...] = ()
+    scenes: tuple[str, ...] = ()
 
 
 def iter_blocks(
@@ -81,6 +84,6 @@ def iter_blocks(
         if on_done is not None:
             on_done(1)
         if isinstance(result, BlockResult):
-            yield Block(task.row, task.col, result.data, result.skipped)
+            yield Block(task.row, task.col, result.data, result.skipped, task.scenes)
         else:
-            yield Block(task.row, task.col, np.asarray(result))
+            yield Block(task.row, task.col, np.asarray(result), (), task.scenes)

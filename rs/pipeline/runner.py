@@ -1,13 +1,21 @@
-"""Run a pipeline spec end to end: AOI -> search -> load -> product -> files + STAC items.
+"""Run a pipeline spec: every step x period in order, each one up to date or rebuilt.
 
-Outputs are first written into a staging folder inside the output folder and moved into place
-only when every file of the run exists, so a failed run leaves no partial product behind.
+For each step x period the runner finds the step's inputs (scenes, swaths, tables) through the
+spec's named sources, preflights them, computes the run key (parameters, grid, AOI, period,
+the inputs the catalogue holds, the upstream run keys, the rs version) and either finds the
+output item already published with that key, or calls the product's ``build`` with a
+:class:`~rs.pipeline.context.StepContext` and publishes what it wrote: files first (from a
+staging folder), the STAC item that describes them last. A later step reads earlier steps'
+outputs back through their files, so a failed later step leaves earlier outputs valid.
+
+The runner never names a product: products are looked up in :data:`rs.products.PRODUCTS`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
-import json
 import os
 import shutil
 import time
@@ -18,34 +26,90 @@ from typing import Any
 
 from rs import __version__
 from rs.aoi import Aoi
-from rs.errors import NoScenesError
-from rs.export._atomic import atomic_path, check_writable
+from rs.errors import EmptyProductError, NoScenesError, RsError, exit_code_for
+from rs.export._atomic import check_writable
 from rs.export.stac_items import OutputAsset, output_item, write_output_item
-from rs.load import SkippedScene, check_assets
-from rs.pipeline.cluster import dask_client
+from rs.pipeline.context import Outputs, Runtime, StepContext, Upstream
+from rs.pipeline.graph import StepRun, expand_runs, resolve_source
+from rs.pipeline.inputs import SourceSet
 from rs.pipeline.ledger import find_up_to_date, run_key
-from rs.pipeline.products import load_bands, tiled_composite
 from rs.pipeline.progress import QuietReporter, Reporter
-from rs.pipeline.source import open_source, resolve_modifier
+from rs.pipeline.report import StepOutcome, write_report
 from rs.pipeline.spec import PipelineSpec
-from rs.pipeline.writing import write_composite
-from rs.sources.stac import search_items
+from rs.products import PRODUCTS
 
 __all__ = ["RunResult", "run_pipeline"]
 
 
 @dataclass
 class RunResult:
-    """What a run did: ``status`` is ``"done"`` or ``"up-to-date"``."""
+    """What a run did: ``status`` is ``done``, ``up-to-date`` or ``dry-run``."""
 
     status: str
     output_dir: Path
-    item_path: Path | None = None
-    files: list[Path] = field(default_factory=list)
-    scenes_used: list[str] = field(default_factory=list)
-    scenes_skipped: list[dict[str, str]] = field(default_factory=list)
-    layers: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[StepOutcome] = field(default_factory=list)
     report_path: Path | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.output_dir / f for s in self.steps for f in s.outputs]
+
+    @property
+    def scenes_used(self) -> list[str]:
+        return list(dict.fromkeys(i for s in self.steps for i in s.scenes_used))
+
+    @property
+    def scenes_skipped(self) -> list[dict[str, Any]]:
+        return [r for s in self.steps for r in s.scenes_skipped]
+
+    @property
+    def item_path(self) -> Path | None:
+        paths = [s.item_path for s in self.steps if s.item_path]
+        return Path(paths[-1]) if paths else None
+
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        return [r for s in self.steps for r in s.layers]
+
+
+@dataclass
+class _Run:
+    """State of one pipeline run shared by its steps."""
+
+    spec: PipelineSpec
+    aoi: Aoi
+    out_dir: Path
+    reporter: Reporter
+    sources: SourceSet
+    stack: contextlib.ExitStack
+    scheduler: str | None
+    force: bool
+    dry_run: bool
+    runtime: Runtime | None = None
+    published: dict[int, Upstream] = field(default_factory=dict)
+
+    def get_runtime(self) -> Runtime:
+        if self.runtime is None:
+            from rs.pipeline.cluster import dask_client
+
+            d = self.spec.dask
+            client = self.stack.enter_context(
+                dask_client(
+                    self.scheduler,
+                    workers=d.workers,
+                    threads_per_worker=d.threads_per_worker,
+                    memory_limit=d.memory_limit,
+                    processes=d.processes,
+                    timeout=d.connect_timeout,
+                )
+            )
+            self.runtime = Runtime(
+                client,
+                reporter=self.reporter,
+                on_error=self.spec.on_scene_error,
+                block_size=d.block_size,
+            )
+        return self.runtime
 
 
 def run_pipeline(
@@ -53,182 +117,308 @@ def run_pipeline(
     *,
     scheduler: str | None = None,
     force: bool = False,
+    dry_run: bool = False,
     reporter: Reporter | None = None,
 ) -> RunResult:
-    """Run ``spec``; raise an :class:`rs.errors.RsError` subclass on any user-facing failure."""
+    """Run ``spec``; raise an :class:`rs.errors.RsError` subclass on any user-facing failure.
+
+    With ``dry_run`` nothing is computed or written: the result lists the inputs found per
+    step and period and whether each step would run or is up to date.
+    """
     rep = reporter or QuietReporter()
     started = dt.datetime.now(dt.UTC)
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    out_dir = check_writable(spec.output)
-    aoi_obj = Aoi.load(spec.aoi)
-    aoi_gdf = aoi_obj.gdf
-    aoi = aoi_obj.union
-    product = spec.product
-    bands = load_bands(product)
-    crs = product.crs or aoi_obj.utm_crs().to_string()
-    rep.stage(
-        f"AOI {spec.aoi_label}: {len(aoi_gdf)} polygon(s), "
-        f"output grid {crs} at {product.resolution:g} m"
-    )
-
-    with open_source(spec.source, rep) as url:
-        rep.stage(f"searching {', '.join(spec.source.collections)} at {url}")
-        t_search = time.perf_counter()
-        items = search_items(
-            url,
-            spec.source.collections,
-            intersects=aoi,
-            datetime=spec.time.as_stac(),
-            filters=spec.source.filters,
-            max_items=spec.source.max_items,
-            timeout=spec.source.timeout,
-            retries=spec.source.retries,
-            modifier=resolve_modifier(spec.source.modifier),
+    out_dir = Path(spec.output) if dry_run else check_writable(spec.output)
+    outcomes: list[StepOutcome] = []
+    current: StepRun | None = None
+    timings: dict[str, float] = {}
+    try:
+        if scheduler:
+            _probe(scheduler, spec.dask.connect_timeout)
+        aoi = Aoi.load(spec.aoi)
+        runs = expand_runs(spec)
+        rep.stage(
+            f"AOI {spec.aoi_label}: {len(aoi.gdf)} polygon(s); "
+            f"{len(runs)} step run(s): " + ", ".join(r.item_id(spec.name) for r in runs)
         )
-        timings["search_s"] = time.perf_counter() - t_search
-        if not items:
-            raise NoScenesError(
-                f"no scenes found for {spec.aoi_label} in {', '.join(spec.source.collections)} "
-                f"between {spec.time.start} and {spec.time.end}: widen the dates, relax the "
-                "filters or check that the AOI lies inside the collection's coverage"
-            )
-        usable, skipped = check_assets(
-            items, bands, on_error=spec.on_scene_error, with_mask=bool(product.mask)
-        )
-        skipped_rows = [_skip_row(s) for s in skipped]
-        for s in skipped_rows:
-            rep.stage(f"[yellow]skipped scene {s['scene']}[/]: {s['reason']}")
-        if not usable:
-            raise NoScenesError(
-                f"all {len(items)} scenes found for {spec.aoi_label} were unreadable "
-                f"(see the skipped list): {skipped_rows[0]['reason'] if skipped_rows else ''}"
-            )
-        scene_ids = [i.id for i in usable]
-        item_id = f"{spec.name}-{product.kind}-{spec.time.start:%Y%m%d}-{spec.time.end:%Y%m%d}"
-        params = product.model_dump(mode="json")
-        key_params = {"product": params, "crs": crs, "aoi": aoi.wkt}
-        key = run_key(key_params, scene_ids, __version__)
-        if not force and (done := find_up_to_date(out_dir, item_id, key)) is not None:
-            rep.stage(
-                f"{item_id} is up to date with {len(scene_ids)} scenes: "
-                "nothing to do (use --force to rebuild)"
-            )
-            res = RunResult(
-                status="up-to-date",
-                output_dir=out_dir,
-                item_path=out_dir / "items" / f"{item_id}.json",
-                scenes_used=scene_ids,
-                scenes_skipped=skipped_rows,
-                files=[(out_dir / "items" / a["href"]).resolve() for a in done["assets"].values()],
-            )
-            res.report_path = _write_report(spec, res, started, timings, len(items))
-            return res
-        rep.stage(f"{len(usable)} scenes to composite ({len(skipped_rows)} skipped)")
-        staging = out_dir / f".rs-staging-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        try:
-            with dask_client(
-                scheduler,
-                workers=spec.dask.workers,
-                threads_per_worker=spec.dask.threads_per_worker,
-                memory_limit=spec.dask.memory_limit,
-                processes=spec.dask.processes,
-                timeout=spec.dask.connect_timeout,
-            ) as client:
-                t1 = time.perf_counter()
-                tiled = tiled_composite(usable, product, aoi, crs, on_error=spec.on_scene_error)
-                result = write_composite(
-                    client, tiled, product, name=spec.name, folder=staging, reporter=rep
-                )
-                timings["compute_s"] = time.perf_counter() - t1
-            late = [_skip_row(s) for s in result.skipped]
-            for row in late:
-                rep.stage(f"[yellow]skipped scene {row['scene']}[/]: {row['reason']}")
-            if late:  # the product holds fewer scenes: its run key must say so
-                scene_ids = [i for i in scene_ids if i not in {r["scene"] for r in late}]
-                if not scene_ids:
-                    raise NoScenesError(
-                        f"all {len(usable)} scenes for {spec.aoi_label} have unreadable pixel "
-                        f"data (see above), e.g. {late[0]['scene']}: {late[0]['reason']}"
-                    )
-                key = run_key(key_params, scene_ids, __version__)
-            skipped_rows += late
-            final = [_moved(a, staging, out_dir) for a in result.assets]
-            item = output_item(
+        with SourceSet(spec, aoi.union, rep) as sources, contextlib.ExitStack() as stack:
+            state = _Run(spec, aoi, out_dir, rep, sources, stack, scheduler, force, dry_run)
+            for run in runs:
+                current = run
+                outcomes.append(_step(state, run))
+            current = None
+            timings["search_s"] = sources.search_s
+    except RsError as e:
+        if not dry_run:
+            failed = _failed_outcome(spec, current) if current is not None else None
+            _report(
+                spec,
                 out_dir,
-                item_id=item_id,
-                geometry=aoi,
-                start=dt.datetime.combine(spec.time.start, dt.time.min, dt.UTC),
-                end=dt.datetime.combine(spec.time.end, dt.time.max, dt.UTC),
-                assets=final,
-                properties={
-                    "rs:version": __version__,
-                    "rs:run_key": key,
-                    "rs:pipeline": spec.name,
-                    "rs:parameters": params,
-                    "rs:inputs": scene_ids,
-                    "rs:skipped": skipped_rows,
-                    "rs:source": spec.source.url or f"embedded:{spec.source.embedded}",
-                    "processing:software": {"rs": __version__},
-                },
+                started,
+                t0,
+                timings,
+                "failed",
+                [*outcomes, *([failed] if failed else [])],
+                error=e,
             )
-            # publish: data files first, the item that describes them last
-            for staged, target in zip(result.assets, final, strict=True):
-                os.replace(staged.path, target.path)
-            item_path = write_output_item(out_dir, item)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            rep.close()
-
-    timings["total_s"] = time.perf_counter() - t0
-    # clear_count is defined (0 or more) on every pixel inside the AOI and NaN outside
-    aoi_pixels = next(s.valid for s in result.stats if s.name == "clear_count")
-    res = RunResult(
-        status="done",
-        output_dir=out_dir,
-        item_path=item_path,
-        files=[a.path for a in final],
-        scenes_used=scene_ids,
-        scenes_skipped=skipped_rows,
-        layers=[s.as_dict(aoi_pixels) for s in result.stats],
-    )
-    res.report_path = _write_report(spec, res, started, timings, len(items))
+        raise
+    finally:
+        rep.close()
+    if dry_run:
+        status = "dry-run"
+    elif any(o.status == "built" for o in outcomes):
+        status = "done"
+    else:
+        status = "up-to-date"
+    res = RunResult(status, out_dir, outcomes)
+    if not dry_run:
+        res.report_path = _report(spec, out_dir, started, t0, timings, status, outcomes)
     return res
 
 
-def _skip_row(s: SkippedScene) -> dict[str, str]:
-    return {"scene": s.item_id, "asset": s.asset, "reason": s.reason}
+def _probe(scheduler: str, timeout: float) -> None:
+    """Fail at once, before any search, when the scheduler refuses connections."""
+    with contextlib.suppress(ImportError):
+        from rs.pipeline.cluster import probe_scheduler
+
+        probe_scheduler(scheduler, timeout)
+
+
+def _failed_outcome(spec: PipelineSpec, run: StepRun) -> StepOutcome:
+    return StepOutcome(run.step.id, run.kind, run.period.name, run.item_id(spec.name), "failed")
+
+
+def _report(
+    spec: PipelineSpec,
+    out_dir: Path,
+    started: dt.datetime,
+    t0: float,
+    timings: dict[str, float],
+    status: str,
+    outcomes: list[StepOutcome],
+    error: RsError | None = None,
+) -> Path | None:
+    if not out_dir.is_dir():
+        return None
+    timings = {**timings, "total_s": time.perf_counter() - t0}
+    body: dict[str, Any] = {
+        "status": status,
+        "rs_version": __version__,
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        "steps": [o.as_dict() for o in outcomes],
+        "spec": spec.model_dump(mode="json"),
+    }
+    if error is not None:
+        body["error"] = {
+            "type": type(error).__name__,
+            "message": str(error),
+            "exit_code": exit_code_for(error),
+            "failed_step": next((o.item_id for o in outcomes if o.status == "failed"), None),
+        }
+    try:
+        return write_report(out_dir, spec.name, started, body)
+    except OSError:
+        return None  # the output folder is the problem: the CLI reports the original error
+
+
+def _crs(state: _Run, run: StepRun) -> str:
+    crs = getattr(run.step, "crs", None)
+    return str(crs) if crs else state.aoi.utm_crs().to_string()
+
+
+def _step(state: _Run, run: StepRun) -> StepOutcome:
+    spec, rep = state.spec, state.reporter
+    step, period = run.step, run.period
+    item_id = run.item_id(spec.name)
+    crs = _crs(state, run)
+    inputs: dict[str, list[Any]] = {}
+    input_keys: dict[str, Any] = {}
+    skipped_rows: list[dict[str, Any]] = []
+    found_n = 0
+    for role, need in run.needs.sources.items():
+        name = resolve_source(spec, step, role, run.needs)
+        found = state.sources.find(name, period)
+        if not found:
+            raise state.sources.no_inputs(name, period, step.id)
+        found_n += len(found)
+        usable, skipped = state.sources.preflight(name, found, need.check, spec.on_scene_error)
+        for s in skipped:
+            rep.stage(f"[yellow]skipped scene {s.item_id}[/]: {s.reason}")
+        rows = [
+            {
+                "scene": s.item_id,
+                "asset": s.asset,
+                "reason": s.reason,
+                "status": "skipped (preflight)",
+            }
+            for s in skipped
+        ]
+        skipped_rows += rows
+        if not usable:
+            raise NoScenesError(
+                f"step {step.id!r}, period {period.name}: all {len(found)} inputs of source "
+                f"{name!r} were unreadable: {rows[0]['reason'] if rows else ''}"
+            )
+        inputs[role] = usable
+        # the key holds what the catalogue offers, not what the pixels allowed: a scene found
+        # corrupt while computing does not make every later run rebuild
+        input_keys[role] = {
+            "source": name,
+            "found": sorted((r.id, r.checksum or "") for r in found),
+            "unreadable": sorted(s.item_id for s in skipped),
+        }
+    upstream: dict[str, list[Upstream]] = {
+        role: [state.published[id(u)] for u in ups] for role, ups in run.upstream.items()
+    }
+    up_keys = {role: [u.run_key for u in ups] for role, ups in upstream.items()}
+    params = step.parameters()
+    key = run_key(
+        {
+            "kind": run.kind,
+            "parameters": params,
+            "crs": crs,
+            "aoi": state.aoi.union.wkt,
+            "period": [period.start.isoformat(), period.end.isoformat()],
+            "inputs": input_keys,
+            "upstream": up_keys,
+        },
+        [],
+        __version__,
+    )
+    used_ids = [r.id for refs in inputs.values() for r in refs]
+    outcome = StepOutcome(
+        step.id,
+        run.kind,
+        period.name,
+        item_id,
+        "built",
+        key,
+        found_n,
+        used_ids,
+        skipped_rows,
+        upstream=[u.item["id"] for ups in upstream.values() for u in ups],
+    )
+    items_dir = state.out_dir / "items"
+    if not state.force and (done := find_up_to_date(state.out_dir, item_id, key)) is not None:
+        rep.stage(f"{item_id} is up to date: nothing to do (use --force to rebuild)")
+        outcome.status = "up-to-date"
+        outcome.item_path = str(items_dir / f"{item_id}.json")
+        outcome.outputs = [
+            os.path.relpath((items_dir / a["href"]).resolve(), state.out_dir)
+            for a in done["assets"].values()
+        ]
+        outcome.scenes_skipped = list(done["properties"].get("rs:skipped", skipped_rows))
+        state.published[id(run)] = Upstream(
+            step.id, period, done, items_dir / f"{item_id}.json", key
+        )
+        return outcome
+    if state.dry_run:
+        outcome.status = "would-run"
+        stem = run.file_stem(spec.name)
+        outcome.outputs = [f"{stem}_{f}" for f in PRODUCTS[run.kind].outputs(step)]
+        state.published[id(run)] = Upstream(
+            step.id, period, {"id": item_id, "assets": {}}, items_dir / f"{item_id}.json", key
+        )
+        return outcome
+    return _build(state, run, outcome, inputs, upstream, crs, params)
+
+
+def _build(
+    state: _Run,
+    run: StepRun,
+    outcome: StepOutcome,
+    inputs: dict[str, list[Any]],
+    upstream: dict[str, list[Upstream]],
+    crs: str,
+    params: dict[str, Any],
+) -> StepOutcome:
+    spec, rep = state.spec, state.reporter
+    rep.stage(f"building {outcome.item_id} from {len(outcome.scenes_used)} input(s)")
+    runtime = state.get_runtime()
+    out_dir = state.out_dir
+    staging = out_dir / f".rs-staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        ctx = StepContext(
+            spec.name,
+            run,
+            state.aoi,
+            crs,
+            inputs,
+            upstream,
+            runtime,
+            Outputs(staging, run.file_stem(spec.name)),
+        )
+        summary = PRODUCTS[run.kind].build(ctx)
+        late = ctx.scene_use.rows()
+        for row in late:
+            rep.stage(
+                f"[yellow]{row['status']} scene {row['scene']}[/] "
+                f"({row['blocks_skipped']} block(s) left it out): {row['reason']}"
+            )
+        used = [
+            i
+            for i in outcome.scenes_used
+            if i not in {s.item_id for s in ctx.scene_use.fully_skipped()}
+        ]
+        if not used:
+            raise NoScenesError(
+                f"step {run.step.id!r}, period {run.period.name}: all inputs have unreadable "
+                f"pixel data, e.g. {late[0]['scene']}: {late[0]['reason']}"
+            )
+        if summary.valid_pixels == 0:
+            raise EmptyProductError(
+                f"step {run.step.id!r}, period {run.period.name}: the product has no valid "
+                "pixel inside the AOI (every observation masked, or the AOI smaller than a "
+                "pixel): check the AOI, the resolution and the mask classes"
+            )
+        outcome.scenes_used = used
+        outcome.scenes_skipped += late
+        outcome.layers = summary.layers
+        outcome.warnings = summary.warnings
+        final = [_moved(a, staging, out_dir) for a in ctx.out.assets]
+        checksums = {r.id: r.checksum for refs in inputs.values() for r in refs if r.checksum}
+        item = output_item(
+            out_dir,
+            item_id=outcome.item_id,
+            geometry=state.aoi.union,
+            start=run.period.start_datetime,
+            end=run.period.end_datetime,
+            assets=final,
+            properties={
+                "rs:version": __version__,
+                "rs:run_key": outcome.run_key,
+                "rs:pipeline": spec.name,
+                "rs:step": run.step.id,
+                "rs:kind": run.kind,
+                "rs:period": run.period.name,
+                "rs:parameters": params,
+                "rs:crs": crs,
+                "rs:inputs": used,
+                **({"rs:input_checksums": checksums} if checksums else {}),
+                "rs:skipped": outcome.scenes_skipped,
+                "rs:sources": {
+                    role: spec.sources[resolve_source(spec, run.step, role, run.needs)].label()
+                    for role in run.needs.sources
+                },
+                "processing:software": {"rs": __version__},
+                **summary.properties,
+            },
+            derived_from=outcome.upstream,
+        )
+        # publish: data files first, the item that describes them last
+        for staged, target in zip(ctx.out.assets, final, strict=True):
+            os.replace(staged.path, target.path)
+        item_path = write_output_item(out_dir, item)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    outcome.item_path = str(item_path)
+    outcome.outputs = [str(a.path.relative_to(out_dir)) for a in final]
+    state.published[id(run)] = Upstream(run.step.id, run.period, item, item_path, outcome.run_key)
+    return outcome
 
 
 def _moved(a: OutputAsset, staging: Path, out_dir: Path) -> OutputAsset:
     """``a`` as it will be once moved from ``staging`` into ``out_dir``."""
-    target = out_dir / a.path.relative_to(staging)
-    return OutputAsset(a.key, target, a.media_type, a.roles, a.title, a.extra)
-
-
-def _write_report(
-    spec: PipelineSpec,
-    res: RunResult,
-    started: dt.datetime,
-    timings: dict[str, float],
-    n_found: int,
-) -> Path:
-    report = {
-        "pipeline": spec.name,
-        "status": res.status,
-        "rs_version": __version__,
-        "started": started.isoformat(),
-        "finished": dt.datetime.now(dt.UTC).isoformat(),
-        "timings_s": {k: round(v, 2) for k, v in timings.items()},
-        "scenes_found": n_found,
-        "scenes_used": res.scenes_used,
-        "scenes_skipped": res.scenes_skipped,
-        "outputs": [str(p.relative_to(res.output_dir)) for p in res.files],
-        "layers": res.layers,
-        "spec": spec.model_dump(mode="json"),
-    }
-    path = res.output_dir / "run-report.json"
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
+    return dataclasses.replace(a, path=out_dir / a.path.relative_to(staging))

@@ -13,7 +13,7 @@ import pystac
 from rs._cache import cache_dir
 from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
-from rs.pipeline.spec import SourceSpec
+from rs.pipeline.spec import StacSource
 
 __all__ = ["cache_dir", "demo_world_root", "open_source", "resolve_modifier"]
 
@@ -42,7 +42,7 @@ def demo_world_root() -> Path:
 
 
 @contextlib.contextmanager
-def open_source(source: SourceSpec, reporter: Reporter) -> Iterator[str]:
+def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
     """Yield the STAC API URL to search; an embedded API lives exactly as long as the block."""
     if source.url is not None:
         yield source.url

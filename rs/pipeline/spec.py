@@ -1,50 +1,74 @@
 """Pipeline specs: YAML files analysts copy and edit, validated into typed objects.
 
-Relative paths in a spec (``aoi``, ``output``, ``source.embedded``) are resolved against the
-folder of the spec file, so a spec runs the same from cron as from an analyst's shell.
-Unknown keys are refused with the key named.
+A spec names its sources, its periods and its steps::
+
+    name: demo
+    aoi: ../aoi/demo_region.geojson
+    sources:
+      s2: {embedded: demo, collections: [sentinel-2-l2a]}
+    periods:
+      season: {start: 2022-04-01, end: 2022-09-30}
+    steps:
+      - {id: composite, kind: composite, bands: [red, green, blue, nir], indices: [ndvi]}
+    output: ../demo-output
+
+Every error a spec can have is found here, before any search: unknown keys (named with the
+path the user wrote), impossible dates, unknown CRSs, resolutions in the wrong units, unknown
+sources, periods or steps referenced by a step. Relative paths (``aoi``, ``output``, folders of
+sources) are resolved against the spec file's folder, so a spec runs the same from cron.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rs.errors import SpecError
+from rs.pipeline.periods import Period, PeriodRange, PeriodSeries, expand_period
+from rs.products import PRODUCTS
+from rs.products.base import StepSpec
 
 __all__ = [
-    "CompositeProduct",
     "DaskSpec",
     "PipelineSpec",
-    "SourceSpec",
-    "TimeRange",
+    "StacSource",
+    "SwathSource",
+    "TableSource",
     "load_spec",
     "parse_spec",
 ]
 
 _NUM = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
 _BBOX = re.compile(rf"^{_NUM},{_NUM},{_NUM},{_NUM}$")
-MaskClass = Literal["cloud", "shadow", "snow", "cirrus", "invalid"]
-_DEFAULT_MASK: tuple[MaskClass, ...] = ("cloud", "cirrus", "shadow", "snow")
 _FILTER_OPS = {"lt", "lte", "gt", "gte", "eq", "neq", "in"}
+READER_OF_SOURCE = {"stac": "optical", "swaths": "swaths", "table": "table"}
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SourceSpec(_Strict):
-    """Where scenes come from: a STAC API ``url`` or an ``embedded`` catalog served locally.
+class StacSource(_Strict):
+    """Optical scenes from a STAC API ``url`` or an ``embedded`` catalog served locally.
 
     ``embedded: demo`` serves the synthetic demo world (generated on first use); any other
     value is a folder of STAC item JSON files and/or GeoTIFFs served with ``rustac serve``.
     """
 
+    kind: Literal["stac"] = "stac"
     url: str | None = None
     embedded: str | None = None
     collections: list[str] = Field(min_length=1)
@@ -59,7 +83,7 @@ class SourceSpec(_Strict):
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> SourceSpec:
+    def _one_source(self) -> StacSource:
         if (self.url is None) == (self.embedded is None):
             raise ValueError(
                 "give exactly one of 'url' (a STAC API) or 'embedded' (demo or a folder)"
@@ -80,55 +104,85 @@ class SourceSpec(_Strict):
                 )
         return v
 
+    def label(self) -> str:
+        return self.url or f"embedded:{self.embedded}"
 
-class TimeRange(_Strict):
-    """Inclusive date range of the scenes to use."""
 
-    start: dt.date
-    end: dt.date
+class SwathSource(_Strict):
+    """Satellite swaths as NetCDF files: a local ``folder`` (searched recursively) or a STAC
+    ``url`` + ``collections`` whose items carry the NetCDF file as asset ``asset``."""
+
+    kind: Literal["swaths"]
+    folder: str | None = None
+    url: str | None = None
+    collections: list[str] = Field(default_factory=list)
+    asset: str = "netcdf"
+    pattern: str = Field(default="*.nc", description="file-name glob inside folder")
 
     @model_validator(mode="after")
-    def _ordered(self) -> TimeRange:
-        if self.end < self.start:
-            raise ValueError(f"time.end ({self.end}) is before time.start ({self.start})")
+    def _one_source(self) -> SwathSource:
+        if (self.url is None) == (self.folder is None):
+            raise ValueError("give exactly one of 'folder' (NetCDF files) or 'url' (a STAC API)")
+        if self.url is not None and not self.collections:
+            raise ValueError("a STAC swath source needs 'collections'")
         return self
 
-    def as_stac(self) -> str:
-        """The range as a STAC ``datetime`` interval covering both days entirely."""
-        return f"{self.start.isoformat()}T00:00:00Z/{self.end.isoformat()}T23:59:59Z"
+    def label(self) -> str:
+        return self.url or f"folder:{self.folder}"
 
 
-class CompositeProduct(_Strict):
-    """Cloud-masked temporal composite of ``bands`` plus spectral ``indices`` of it."""
+class TableSource(_Strict):
+    """A table (CSV or Parquet file), e.g. ground-station observations."""
 
-    kind: Literal["composite"]
-    bands: list[str] = Field(default_factory=lambda: ["red", "green", "blue", "nir"], min_length=1)
-    statistic: Literal["median", "mean", "min", "max"] = "median"
-    indices: list[str] = Field(default_factory=lambda: ["ndvi"])
-    resolution: float = Field(default=10.0, gt=0)
-    crs: str | None = None
-    mask: list[MaskClass] = Field(default_factory=lambda: list(_DEFAULT_MASK))
-    quicklook: bool = True
+    kind: Literal["table"]
+    path: str = Field(min_length=1)
 
-    @field_validator("bands")
-    @classmethod
-    def _known_bands(cls, v: list[str]) -> list[str]:
-        from rs.load.bands import COMMON_BANDS
+    def label(self) -> str:
+        return f"table:{self.path}"
 
-        bad = [b for b in v if b not in COMMON_BANDS]
-        if bad:
-            raise ValueError(f"unknown band(s) {bad}: use common names {list(COMMON_BANDS)}")
-        return v
 
-    @field_validator("indices")
-    @classmethod
-    def _known_indices(cls, v: list[str]) -> list[str]:
-        from rs.indices import INDICES
+def _source_kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return str(v.get("kind", "stac"))
+    return str(getattr(v, "kind", "stac"))
 
-        bad = [i for i in v if i not in INDICES]
-        if bad:
-            raise ValueError(f"unknown index/indices {bad}: available are {sorted(INDICES)}")
-        return v
+
+Source = Annotated[
+    Annotated[StacSource, Tag("stac")]
+    | Annotated[SwathSource, Tag("swaths")]
+    | Annotated[TableSource, Tag("table")],
+    Discriminator(_source_kind),
+]
+
+
+def _period_kind(v: Any) -> str:
+    has_every = ("every" in v) if isinstance(v, dict) else hasattr(v, "every")
+    return "series" if has_every else "range"
+
+
+Periods = Annotated[
+    Annotated[PeriodRange, Tag("range")] | Annotated[PeriodSeries, Tag("series")],
+    Discriminator(_period_kind),
+]
+
+
+def _step_kind(v: Any) -> str | None:
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    return kind if isinstance(kind, str) and kind in PRODUCTS else None
+
+
+def _step_union() -> Any:
+    members = tuple(Annotated[p.spec, Tag(k)] for k, p in PRODUCTS.items())
+    union = members[0]
+    for m in members[1:]:
+        union = union | m
+    return Annotated[union, Discriminator(_step_kind)]
+
+
+if TYPE_CHECKING:
+    Step = StepSpec
+else:
+    Step = _step_union()
 
 
 class DaskSpec(_Strict):
@@ -140,33 +194,118 @@ class DaskSpec(_Strict):
         default=False,
         description="workers as separate processes (isolation) instead of threads (no copies)",
     )
-    memory_limit: str = "auto"
+    memory_limit: str = Field(
+        default="auto", description="per worker: 'auto', bytes like '4GiB', or a fraction 0..1"
+    )
     connect_timeout: float = Field(default=30.0, gt=0, description="seconds to reach --scheduler")
+    block_size: int | None = Field(
+        default=None,
+        ge=16,
+        description="edge of an output block in pixels (default: from the memory budget)",
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        from dask.utils import parse_bytes
+
+        text = str(v).strip()
+        if text == "auto":
+            return text
+        try:
+            frac = float(text)
+        except ValueError:
+            pass
+        else:
+            if 0 < frac <= 1:
+                return text
+            raise ValueError(f"{v!r}: a number must be a fraction of memory in (0, 1]")
+        try:
+            n = parse_bytes(text)
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                f"{v!r} is not a memory size: write e.g. '4GiB', '500MB' or 'auto'"
+            ) from e
+        if n <= 0:
+            raise ValueError(f"{v!r} must be positive")
+        return text
 
 
-Product = Annotated[CompositeProduct, Field(discriminator="kind")]
+# old top-level keys of the single-product format -> what to write instead
+_OLD_KEYS = {
+    "source": "'source' is now 'sources', a mapping of names to sources: "
+    "sources: {s2: {embedded: demo, collections: [sentinel-2-l2a]}}",
+    "time": "'time' is now 'periods', a mapping of names to date ranges: "
+    "periods: {season: {start: 2022-04-01, end: 2022-09-30}}",
+    "product": "'product' is now 'steps', a list of steps each with an id: "
+    "steps: [{id: composite, kind: composite, bands: [red, nir], indices: [ndvi]}]",
+}
 
 
 class PipelineSpec(_Strict):
-    """A whole pipeline run: source, AOI, time range, product, output folder."""
+    """A whole pipeline: AOI, named sources and periods, the steps, the output folder."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    source: SourceSpec
     aoi: str = Field(min_length=1, description="AOI file, or a 'minx,miny,maxx,maxy' lon/lat bbox")
-    time: TimeRange
-    product: Product
+    sources: dict[str, Source] = Field(min_length=1)
+    periods: dict[str, Periods] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
     output: Path
     on_scene_error: Literal["skip", "fail"] = "skip"
     dask: DaskSpec = Field(default_factory=DaskSpec)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_format(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = [k for k in _OLD_KEYS if k in data]
+            if old:
+                raise ValueError(
+                    "this spec uses the old single-product format; "
+                    + "; ".join(_OLD_KEYS[k] for k in old)
+                    + " (see pipelines/demo.yaml)"
+                )
+        return data
+
+    @field_validator("sources", "periods")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in v:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", name):
+                raise ValueError(f"name {name!r} may only use letters, digits, '_' and '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> PipelineSpec:
+        from rs.pipeline.graph import check_steps
+
+        check_steps(self)
+        return self
+
+    def all_periods(self) -> dict[str, list[Period]]:
+        """Each named period definition expanded into its concrete periods."""
+        return {n: expand_period(n, d) for n, d in self.periods.items()}
+
+    def step(self, step_id: str) -> StepSpec:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
     def resolved(self, base: Path) -> PipelineSpec:
         """Copy with relative paths made absolute against ``base`` (the spec's folder)."""
-        src = self.source
-        if src.embedded is not None and src.embedded != "demo":
-            src = src.model_copy(update={"embedded": str(_abs(Path(src.embedded), base))})
+        sources: dict[str, Any] = {}
+        for name, src in self.sources.items():
+            if isinstance(src, StacSource) and src.embedded not in (None, "demo"):
+                src = src.model_copy(update={"embedded": str(_abs(Path(str(src.embedded)), base))})
+            elif isinstance(src, SwathSource) and src.folder is not None:
+                src = src.model_copy(update={"folder": str(_abs(Path(src.folder), base))})
+            elif isinstance(src, TableSource):
+                src = src.model_copy(update={"path": str(_abs(Path(src.path), base))})
+            sources[name] = src
         aoi = self.aoi if _BBOX.match(self.aoi) else str(_abs(Path(self.aoi), base))
         return self.model_copy(
-            update={"aoi": aoi, "output": _abs(self.output, base), "source": src}
+            update={"aoi": aoi, "output": _abs(self.output, base), "sources": sources}
         )
 
     @property
@@ -174,24 +313,63 @@ class PipelineSpec(_Strict):
         """Short name of the AOI for messages: the file name, or the bbox as given."""
         return self.aoi if _BBOX.match(self.aoi) else Path(self.aoi).name
 
+    @property
+    def aoi_is_bbox(self) -> bool:
+        return bool(_BBOX.match(self.aoi))
+
 
 def _abs(p: Path, base: Path) -> Path:
     p = p.expanduser()
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def _describe(e: ValidationError) -> str:
+def _where(loc: tuple[Any, ...], data: Any) -> str:
+    """The key path as the user wrote it: ``steps[0].statistc``, not the union's internals."""
+    out = ""
+    cur = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            cur = cur[part] if isinstance(cur, list) and part < len(cur) else None
+            continue
+        if isinstance(cur, dict) and part in cur:
+            out += f".{part}" if out else str(part)
+            cur = cur[part]
+        elif (
+            isinstance(cur, dict)
+            and part not in cur
+            and (
+                part in PRODUCTS
+                or part in ("stac", "swaths", "table", "range", "series")
+            )
+        ):
+            continue  # a union member's tag the user never wrote
+        else:
+            out += f".{part}" if out else str(part)
+            cur = None
+    return out
+
+
+def _describe(e: ValidationError, data: Any) -> str:
     lines = []
     for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"])
+        loc = _where(tuple(err["loc"]), data)
         if err["type"] == "extra_forbidden":
             lines.append(f"unknown key {loc!r}: remove it or check its spelling")
         elif err["type"] == "missing":
             lines.append(f"missing key {loc!r}")
+        elif err["type"] == "union_tag_invalid" and ".steps" not in f".{loc}":
+            lines.append(f"{loc or 'spec'}: {err['msg']}")
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found") and loc.startswith(
+            "steps"
+        ):
+            lines.append(
+                f"{loc}: unknown or missing step kind; available kinds are {sorted(PRODUCTS)}"
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{loc or 'spec'}: {msg}")
-    return "; ".join(lines)
+    return "; ".join(dict.fromkeys(lines))
 
 
 def parse_spec(data: Any, *, base: Path, origin: str = "spec") -> PipelineSpec:
@@ -201,19 +379,38 @@ def parse_spec(data: Any, *, base: Path, origin: str = "spec") -> PipelineSpec:
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(f"{origin}: {_describe(e)}") from e
+        raise SpecError(f"{origin}: {_describe(e, data)}") from e
     return spec.resolved(base)
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load without YAML's implicit timestamps: dates stay strings until pydantic checks
+    them, so '2022-13-45' is a spec error naming its key, not a traceback."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_spec(path: Path) -> PipelineSpec:
-    """Read and validate a YAML spec file (``yaml.safe_load``)."""
+    """Read and validate a YAML spec file (safe loading, no implicit timestamps)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise SpecError(f"cannot read pipeline spec {path}: {e.strerror or e}") from e
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(
+            f"{path} is not a text file (not UTF-8 at byte {e.start}): give a YAML pipeline spec"
+        ) from e
+    if "\x00" in text:
+        raise SpecError(f"{path} is a binary file, not a YAML pipeline spec")
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         raise SpecError(f"{path} is not valid YAML: {e}") from e
     return parse_spec(data, base=path.resolve().parent, origin=str(path))

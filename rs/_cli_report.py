@@ -1,0 +1,58 @@
+"""What ``rs run`` prints when it is done: per step, the outputs and a summary of the layers."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rs.pipeline.runner import RunResult
+
+__all__ = ["print_result"]
+
+
+def print_result(out: Console, result: RunResult) -> None:
+    """Print ``result`` (of a run or a dry run) to ``out``."""
+    if result.status == "dry-run":
+        table = Table(
+            title=f"dry run: nothing computed or written (outputs in {result.output_dir})"
+        )
+        for col in ("step", "period", "status", "inputs", "outputs"):
+            table.add_column(col)
+        for s in result.steps:
+            table.add_row(
+                s.step,
+                s.period,
+                s.status,
+                f"{s.scenes_found} found, {len(s.scenes_skipped)} unreadable",
+                "\n".join(s.outputs),
+            )
+        out.print(table)
+        return
+    out.print(f"[bold green]{result.status}[/]: outputs in {escape(str(result.output_dir))}")
+    out.print(f"STAC catalog: {result.output_dir / 'catalog.json'}")
+    if result.report_path:
+        out.print(f"run report:   {result.report_path}")
+    for s in result.steps:
+        out.print(
+            f"[bold]{s.item_id}[/]: {s.status}; scenes used: {len(s.scenes_used)}, "
+            f"skipped: {len(s.scenes_skipped)}"
+        )
+        for w in s.warnings:
+            out.print(f"[bold yellow]warning:[/] {escape(w)}")
+        if s.layers:
+            table = Table(
+                title="layers over the AOI (valid_fraction: share of AOI pixels with a value)"
+            )
+            cols = ("layer", "valid_fraction", "mean", "min", "max")
+            for col in cols:
+                table.add_column(col, justify="left" if col == "layer" else "right")
+            for row in s.layers:
+                table.add_row(*("" if row.get(c) is None else str(row[c]) for c in cols))
+            out.print(table)
+    files = Table(title="files")
+    files.add_column("file")
+    files.add_column("size", justify="right")
+    for p in result.files:
+        files.add_row(str(p), f"{p.stat().st_size / 1e6:.2f} MB" if p.exists() else "missing")
+    out.print(files)

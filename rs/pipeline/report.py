@@ -1,0 +1,63 @@
+"""Run reports: one JSON file per run, named by pipeline and time, and a pointer to the latest.
+
+Layout inside an output folder::
+
+    reports/<pipeline>-<UTC time>.json   every run, done, up to date, dry run or failed
+    reports/<pipeline>-latest.json       a copy of the latest of that pipeline (for schedulers)
+
+A failed run writes its report too: which step and period failed, the error, the exit code and
+what to change, so a scheduler can read why without parsing stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rs.export._atomic import atomic_path
+
+__all__ = ["StepOutcome", "write_report"]
+
+
+@dataclass
+class StepOutcome:
+    """What happened to one step x period."""
+
+    step: str
+    kind: str
+    period: str
+    item_id: str
+    status: str  # built, up-to-date, would-run, failed
+    run_key: str = ""
+    scenes_found: int = 0
+    scenes_used: list[str] = field(default_factory=list)
+    scenes_skipped: list[dict[str, Any]] = field(default_factory=list)
+    upstream: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    item_path: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _stamp(t: dt.datetime) -> str:
+    return t.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def write_report(out_dir: Path, pipeline: str, started: dt.datetime, body: dict[str, Any]) -> Path:
+    """Write the report of a run started at ``started``; returns its path."""
+    folder = Path(out_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(
+        {"pipeline": pipeline, "started": started.isoformat(), **body}, indent=2, default=str
+    )
+    path = folder / f"{pipeline}-{_stamp(started)}.json"
+    for target in (path, folder / f"{pipeline}-latest.json"):
+        with atomic_path(target) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,16 @@
+"""The product registry: one line per product module.
+
+A product is a module under ``rs/products/`` exporting ``PRODUCT`` (a
+:class:`rs.products.base.ProductDef`); see ``rs/products/base.py`` for the protocol and
+``docs/architecture.md`` for how the runner drives it. Adding a product is one module plus one
+line below; the runner never names a product.
+"""
+
+from __future__ import annotations
+
+from rs.products import composite
+from rs.products.base import ProductDef
+
+__all__ = ["PRODUCTS"]
+
+PRODUCTS: dict[str, ProductDef] = {p.kind: p for p in (composite.PRODUCT,)}

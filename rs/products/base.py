@@ -1,0 +1,99 @@
+"""The product protocol: what a product module declares and what the runner gives it.
+
+A product is one module under ``rs/products/`` that defines
+
+* a spec model, a subclass of :class:`StepSpec` with a ``kind: Literal["..."]`` field (the
+  discriminator of a pipeline step) and its own parameters; unknown keys are refused;
+* ``needs(spec) -> Needs``: the sources it reads (by role: which source of the pipeline, what
+  reader kind, what the reader must check in preflight) and the outputs of earlier steps it reads
+  (by reference ``"step"``, ``"step@period"`` or ``"step@*"``);
+* ``build(ctx) -> StepSummary``: computes the outputs for one period through ``ctx.out`` (the
+  writers of ``rs/export``) and ``ctx.runtime`` (the shared Dask build context);
+
+and one :class:`ProductDef` that bundles them, registered by one line in
+``rs/products/__init__.py``. The runner knows nothing else about any product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from rs.pipeline.context import StepContext
+
+__all__ = ["GridMixin", "Needs", "ProductDef", "SourceNeed", "StepSpec", "StepSummary"]
+
+ReaderKind = Literal["optical", "swaths", "table"]
+STEP_ID = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
+
+class StepSpec(BaseModel):
+    """Fields every step has; a product's spec model subclasses this and adds ``kind``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    id: str = Field(pattern=STEP_ID, description="name of the step, used in file and item names")
+    periods: list[str] | None = Field(
+        default=None,
+        description="names of the spec's periods this step runs for (default: every period)",
+    )
+
+    def parameters(self) -> dict[str, Any]:
+        """What determines the step's content (part of its run key): every field but id/periods."""
+        return self.model_dump(mode="json", exclude={"id", "periods"})
+
+
+class GridMixin(BaseModel):
+    """Output grid settings shared by raster products."""
+
+    resolution: float = Field(default=10.0, gt=0, description="pixel size in the CRS's units")
+    crs: str | None = Field(default=None, description="output CRS (default: the AOI's UTM zone)")
+
+
+@dataclass(frozen=True)
+class SourceNeed:
+    """A source a step reads: ``source`` names one of the spec's sources (``None``: the only
+    source whose reader is ``reader``); ``check`` is what preflight verifies (e.g. bands)."""
+
+    reader: ReaderKind
+    source: str | None = None
+    check: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Everything a step reads: sources and earlier steps' outputs, each under a role name."""
+
+    sources: Mapping[str, SourceNeed] = field(default_factory=dict)
+    upstream: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StepSummary:
+    """What a step tells the runner about its outputs, for the item and the run report.
+
+    ``valid_pixels`` is the number of output pixels with a value (``None`` for non-raster
+    products); 0 makes the run fail loudly. ``properties`` go into the STAC item.
+    """
+
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    valid_pixels: int | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProductDef:
+    """A product as the registry knows it."""
+
+    kind: str
+    spec: type[StepSpec]
+    needs: Callable[[Any], Needs]
+    build: Callable[[StepContext], StepSummary]
+    outputs: Callable[[Any], list[str]] = lambda spec: []  # file suffixes, for --dry-run
+    title: str = ""
