@@ -44,9 +44,9 @@ from rs._geom import (
     split_antimeridian,
     split_shifted,
 )
-from rs.errors import AoiError
+from rs.errors import AoiError, RsWarning
 
-__all__ = ["Aoi", "AoiSource", "AoiWarning", "load_aoi", "split_antimeridian"]
+__all__ = ["Aoi", "AoiSource", "AoiWarning", "load_aoi", "looks_like_bbox", "split_antimeridian"]
 
 #: What :func:`load_aoi` accepts.
 AoiSource: TypeAlias = (
@@ -63,8 +63,37 @@ _READ_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 pyogrio.errors.FeatureError, OSError, ValueError)
 
 
-class AoiWarning(UserWarning):
+class AoiWarning(RsWarning):
     """An AOI was changed on the way in (rows dropped, geometries repaired)."""
+
+
+_BBOX_HELP = ("a bbox needs 4 numbers 'minx,miny,maxx,maxy' in lon/lat degrees, "
+              "e.g. '118.6,31.9,118.9,32.2'")
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def looks_like_bbox(text: str) -> bool:
+    """Whether ``text`` was meant as a bbox rather than a file path.
+
+    True for a comma-separated string of 3 to 5 tokens, most of them (a strict majority)
+    numbers, without a path separator: ``"118.7,32.0,118.8"`` and ``"118.7,32.0,118.8,abc"``
+    are (malformed) bboxes; ``"aoi/region.geojson"`` and ``"a,b.shp"`` are not. A
+    well-formed bbox is of course one too. :func:`load_aoi` refuses a malformed one with an
+    :class:`AoiError` instead of looking for a file of that name.
+    """
+    if not isinstance(text, str) or "/" in text or "\\" in text:
+        return False
+    tokens = [t.strip() for t in text.split(",")]
+    if not 3 <= len(tokens) <= 5:
+        return False
+    return sum(_is_number(t) for t in tokens) * 2 > len(tokens)
 
 
 def load_aoi(
@@ -218,8 +247,7 @@ def _read(source: AoiSource, layer: str | None) -> _Raw:
         except json.JSONDecodeError as e:
             raise AoiError(f"The AOI string is not valid GeoJSON ({e}); fix the JSON.") from e
         return _Raw(_from_geojson(mapping), "aoi", "The GeoJSON string", True)
-    if isinstance(source, str) and "," in source and not Path(source).exists() \
-            and not any(sep in source for sep in "/\\"):
+    if isinstance(source, str) and looks_like_bbox(source) and not Path(source).exists():
         return _Raw(_frame([_bbox_polygon(source.split(","), source)]), "bbox", "The bbox",
                     True, split=False)
     if isinstance(source, Sequence) and not isinstance(source, str):
@@ -234,6 +262,9 @@ def _read(source: AoiSource, layer: str | None) -> _Raw:
 def _read_file(path: Path, layer: str | None) -> _Raw:
     where = f"AOI file '{path}'"
     if not path.exists():
+        if looks_like_bbox(path.name):
+            raise AoiError(f"The AOI {path.name!r} looks like a bbox, not a file: {_BBOX_HELP}. "
+                           f"(No file {path} exists either.)")
         raise AoiError(f"{where} does not exist; check the path (relative paths are resolved "
                        f"from {Path.cwd()}).")
     if path.is_file() and path.stat().st_size == 0:
@@ -280,25 +311,50 @@ def _from_geojson(obj: Mapping[str, Any]) -> gpd.GeoDataFrame:
 
 
 def _bbox_polygon(parts: list[Any], text: str) -> Polygon | MultiPolygon:
-    msg = f"Bad bbox {text!r}: "
+    """The box of bbox ``parts``; ``minx > maxx`` is a box across the antimeridian.
+
+    Refuses with the fix: not 4 values, non-numbers, non-finite values, values outside
+    lon/lat ranges, ``miny >= maxy``, ``minx == maxx``, and ``minx > maxx`` unless it really
+    crosses ±180 (``minx > 0 > maxx`` and less than 180° wide), which catches swapped x values.
+    """
+    msg = f"The AOI {text!r} looks like a bbox but "
     if len(parts) != 4:
-        raise AoiError(msg + "give 4 numbers 'minx,miny,maxx,maxy' in degrees (lon/lat). If this "
-                       "was meant as a file path, the file does not exist.")
-    try:
-        minx, miny, maxx, maxy = (float(p) for p in parts)
-    except (TypeError, ValueError) as e:
-        raise AoiError(msg + "every value must be a number, e.g. '118.6,31.9,118.9,32.2'.") from e
+        raise AoiError(msg + f"has {len(parts)} values: {_BBOX_HELP}. If this was meant as a "
+                       "file path, the file does not exist.")
+    bad = [str(p).strip() for p in parts if not _is_number_like(p)]
+    if bad:
+        raise AoiError(msg + f"{bad[0]!r} is not a number: every value must be a number; "
+                       f"{_BBOX_HELP}.")
+    minx, miny, maxx, maxy = (float(p) for p in parts)
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        raise AoiError(msg + "values must be finite numbers.")
+        raise AoiError(msg + f"has values that are not finite numbers: {_BBOX_HELP}.")
     if not (max(abs(minx), abs(maxx)) <= 180 and max(abs(miny), abs(maxy)) <= 90):
-        raise AoiError(msg + "longitudes must be within -180..180 and latitudes within -90..90 "
-                       "(lon/lat degrees, not projected metres).")
-    if miny >= maxy or minx == maxx:
-        raise AoiError(msg + "need miny < maxy and minx != maxx (order is minx,miny,maxx,maxy).")
+        raise AoiError(msg + "is out of range: longitudes must be within -180..180 and "
+                       "latitudes within -90..90 (lon/lat degrees, not projected metres); "
+                       f"{_BBOX_HELP}.")
+    if miny >= maxy:
+        raise AoiError(msg + f"miny {miny:g} is not below maxy {maxy:g}: need miny < maxy; "
+                       f"{_BBOX_HELP}.")
+    if minx == maxx:
+        raise AoiError(msg + f"has no width: need minx != maxx; {_BBOX_HELP}.")
     if minx < maxx:
         return box(minx, miny, maxx, maxy)
+    if not (minx > 0 > maxx and maxx + 360.0 - minx < 180.0):
+        raise AoiError(msg + f"minx {minx:g} is not below maxx {maxx:g} (swapped?): need "
+                       f"minx < maxx; {_BBOX_HELP}. Only a bbox across the antimeridian has "
+                       "minx > maxx, e.g. '170,-10,-170,10'.")
     sides = [box(minx, miny, 180.0, maxy), box(-180.0, miny, maxx, maxy)]  # across ±180
     return as_polygonal([p for p in sides if p.area > 0])
+
+
+def _is_number_like(value: Any) -> bool:
+    if isinstance(value, str):
+        return _is_number(value.strip())
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 # --- normalising -------------------------------------------------------------------------------
@@ -334,15 +390,20 @@ def _normalise(raw: _Raw, *, name_field: str | None, repair: bool) -> gpd.GeoDat
                            "check that the declared CRS is the real one.")
     _check_lonlat(gdf, where, _WGS84)
 
-    fixed, n_repaired, n_dropped = [], 0, 0
+    fixed, repaired, n_dropped = [], [], 0
     for nm, geom in zip(gdf["name"], gdf.geometry, strict=True):
-        out, was_repaired = _fix(shapely.force_2d(geom), repair=repair, split=raw.split,
-                                 where=f"{where}, {nm!r}")
-        n_repaired += was_repaired
+        out, reason = _fix(shapely.force_2d(geom), repair=repair, split=raw.split,
+                           where=f"{where}, {nm!r}")
+        if reason is not None:
+            repaired.append(f"{nm!r} ({reason})")
         n_dropped += out is None
         fixed.append(out)
-    if n_repaired:
-        warnings.warn(f"{where}: repaired {n_repaired} invalid geometries with make_valid.",
+    if repaired:
+        shown = ", ".join(repaired[:5]) + (f" and {len(repaired) - 5} more"
+                                           if len(repaired) > 5 else "")
+        what = "polygon" if len(repaired) == 1 else f"{len(repaired)} polygons"
+        warnings.warn(f"{where}: {what} {shown} {'was' if len(repaired) == 1 else 'were'} "
+                      "invalid and repaired with make_valid; check the result or fix the source.",
                       AoiWarning, stacklevel=3)
     if n_dropped == len(fixed):
         raise AoiError(f"{where}: no polygon with area is left after repair; fix the geometry.")
@@ -415,18 +476,21 @@ def _check_lonlat(gdf: gpd.GeoDataFrame, where: str, crs: CRS) -> None:
 
 
 def _fix(geom: BaseGeometry, *, repair: bool, split: bool,
-         where: str) -> tuple[BaseGeometry | None, bool]:
-    """Valid polygonal ``geom`` split at the antimeridian; ``(None, _)`` if no area is left."""
+         where: str) -> tuple[BaseGeometry | None, str | None]:
+    """Valid polygonal ``geom`` split at the antimeridian, and why it was invalid (else None).
+
+    The geometry is None if no area is left.
+    """
     crosses = split and crosses_antimeridian(geom, where=where)
     if crosses:
         geom = shapely.transform(geom, shift_east)
-    repaired = not geom.is_valid
-    if repaired:
+    reason = None if geom.is_valid else str(shapely.is_valid_reason(geom))
+    if reason is not None:
         if not repair:
-            raise AoiError(f"{where} is not a valid polygon: {shapely.is_valid_reason(geom)}. "
+            raise AoiError(f"{where} is not a valid polygon: {reason}. "
                            "Fix it (e.g. QGIS 'Fix geometries') or pass repair=True.")
         geom = shapely.make_valid(geom)
     if crosses:
         geom = split_shifted(geom)
     parts = [p for p in flat_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
-    return (as_polygonal(parts) if parts else None), repaired
+    return (as_polygonal(parts) if parts else None), reason

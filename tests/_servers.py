@@ -71,6 +71,10 @@ class TileSpec:
         return f"{d[:4]}-{d[4:6]}-{d[6:]}T02:50:00Z"
 
 
+#: Two tiles, for tests that need a tiny world quickly (e.g. the `rs serve` command).
+SPECS_FOR_CLI = [TileSpec(0, "20220401", 10.0), TileSpec(1, "20220410", 20.0)]
+
+
 def make_world(root: Path, specs: list[TileSpec]) -> dict[str, TileSpec]:
     """Write ``<root>/sentinel-2-l2a/<id>/{red,nir}.tif`` + ``<id>.json`` (file:// hrefs)."""
     out: dict[str, TileSpec] = {}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
 
-from rs.aoi import Aoi, AoiWarning, load_aoi, split_antimeridian
+from rs.aoi import Aoi, AoiWarning, load_aoi, looks_like_bbox, split_antimeridian
 from rs.errors import AoiError
 
 GEOD = Geod(ellps="WGS84")
@@ -130,17 +130,52 @@ def test_load_aoi__bbox_string():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("1,2,3", "give 4 numbers"),
-    ("1,2,3,x", "must be a number"),
-    ("1,5,3,4", "miny < maxy"),
-    ("3,2,3,4", "minx != maxx"),
+    ("1,2,3", "has 3 values"),
+    ("1,2,3,x", "'x' is not a number"),
+    ("1,5,3,4", "need miny < maxy"),
+    ("3,2,3,4", "need minx != maxx"),
     ("500000,3000000,600000,3100000", "within -180..180"),
     ("0,-91,1,0", "within -180..180"),
-    ("0,nan,1,2", "finite"),
+    ("0,nan,1,2", "not finite"),
+    ("118.8,32.0,118.7,32.2", "swapped"),
+    ("10,0,-10,1", "swapped"),
 ])
 def test_load_aoi__bbox_string_refused(text, message):
-    with pytest.raises(AoiError, match=message):
+    with pytest.raises(AoiError, match=message) as info:
         load_aoi(text)
+    assert "looks like a bbox" in str(info.value)
+    assert "4 numbers 'minx,miny,maxx,maxy' in lon/lat" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["118.7,32.0,118.8", "118.7,32.0,118.8,abc",
+                                  "118.7, 32.0, 118.8, 32.1, 5"])
+def test_load_aoi__malformed_bbox_is_not_taken_for_a_file(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AoiError) as info:
+        load_aoi(text)
+    message = str(info.value)
+    assert "looks like a bbox" in message and "4 numbers" in message
+    assert "AOI file" not in message
+    # the same text made absolute (as a spec resolves relative paths) is still read as a bbox
+    with pytest.raises(AoiError, match="looks like a bbox, not a file"):
+        load_aoi(str(tmp_path / text))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("118.6,31.9,118.9,32.2", True),
+    ("118.7,32.0,118.8", True),
+    ("118.7,32.0,118.8,abc", True),
+    ("118.7, 32.0, 118.8, 32.1, 9", True),
+    ("1,2", False),
+    ("1,2,3,4,5,6", False),
+    ("a,b,c,1", False),
+    ("aoi/118.7,32.0,118.8,32.1", False),
+    ("C:\\aoi\\1,2,3,4", False),
+    ("field,2022,v2.geojson", False),
+    ("region.geojson", False),
+])
+def test_looks_like_bbox__numbers_versus_paths(text, expected):
+    assert looks_like_bbox(text) is expected
 
 
 def test_load_aoi__bbox_antimeridian_split():
@@ -187,8 +222,10 @@ def test_split_antimeridian__non_crossing_unchanged():
 
 
 def test_load_aoi__bowtie_repaired():
-    with pytest.warns(AoiWarning, match="repaired 1 invalid"):
+    with pytest.warns(AoiWarning, match=r"polygon 'aoi_1' \(Self-intersection.*\) was invalid "
+                      "and repaired") as record:
         gdf = load_aoi(BOWTIE)
+    assert len(record) == 1 and "\n" not in str(record[0].message)
     geom = gdf.geometry[0]
     assert geom.is_valid and geom.geom_type == "MultiPolygon" and len(geom.geoms) == 2
     assert geom.area == pytest.approx(0.5)  # two triangles of 0.25 deg² each
@@ -298,6 +335,10 @@ def test_load_aoi__bbox_round_trips(x, y):
     widths = [maxx - minx] if minx <= maxx else [180 - minx, maxx + 180]
     if maxy - miny < 1e-6 or min(widths) < 1e-6:
         return  # refused or (nearly) zero-area; covered by test_load_aoi__bbox_string_refused
+    if minx > maxx and not (minx > 0 > maxx and maxx + 360 - minx < 180):
+        with pytest.raises(AoiError, match="swapped"):  # not a plausible antimeridian box
+            Aoi.load(f"{minx!r},{miny!r},{maxx!r},{maxy!r}")
+        return
     aoi = Aoi.load(f"{minx!r},{miny!r},{maxx!r},{maxy!r}")
     _assert_normalised(aoi.gdf)
     assert aoi.bbox == (minx, miny, maxx, maxy)

@@ -7,14 +7,19 @@ import signal
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from shapely.geometry import Polygon
 
 import rs
+from rs import cli
+from rs.aoi import load_aoi
 from rs.sources.stac import search_items
 from rs.testing import World
 
+from ._servers import SPECS_FOR_CLI, make_world, write_tiny_tif
 from .conftest import world_bbox
 
 
@@ -71,4 +76,85 @@ def test_rs_run__unreachable_scheduler_exit_3(small_world, write_spec, rs_cli, t
     assert proc.returncode == 3, proc.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in proc.stderr
     out = tmp_path / "out"
-    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
+    # nothing but the run report (a failure is recorded as data) is written
+    written = [p.relative_to(out) for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert all(p.parts[0] == "reports" for p in written), written
+
+
+def _rs_no_tty(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    """The real ``rs`` with pipes for stdout/stderr (no terminal) and no COLUMNS set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["RS_CACHE_DIR"] = str(cache)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "rs"), *args],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+
+
+def test_rs_serve__text_file_is_exit_2_saying_what_to_give(tmp_path: Path, rs_cache) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a scene")
+    proc = _rs_no_tty("serve", str(notes), cache=rs_cache)
+    assert proc.returncode == 2, proc.stderr
+    assert "notes.txt is neither a STAC Item JSON nor a GeoTIFF" in proc.stderr
+    assert "YYYYMMDD" in proc.stderr and "TIFFTAG_DATETIME" in proc.stderr
+
+
+def test_rs_serve__geotiff_without_date_is_exit_2(tmp_path: Path, rs_cache) -> None:
+    tif = tmp_path / "mystery.tif"
+    write_tiny_tif(tif, 660000.0, 3552000.0)
+    proc = _rs_no_tty("serve", str(tif), cache=rs_cache)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot tell the acquisition date" in proc.stderr
+
+
+def test_rs__long_error_message_is_one_line_when_not_a_terminal(tmp_path: Path, rs_cache) -> None:
+    folder = tmp_path / ("very-long-folder-name-" * 6 + "[draft]")
+    folder.mkdir()
+    bad = folder / "field-survey-notes-for-the-reserve.txt"
+    bad.write_text("not a scene")
+    assert len(str(bad)) > 150
+    proc = _rs_no_tty("serve", str(bad), cache=rs_cache)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert str(bad) in lines[0]  # whole, unwrapped, and "[draft]" not eaten as markup
+
+
+def test_rs_serve__leaves_the_served_folder_untouched(tmp_path: Path, rs_cache) -> None:
+    make_world(tmp_path / "data", SPECS_FOR_CLI)
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    exe = Path(sys.executable).parent / "rs"
+    proc = subprocess.Popen(
+        [str(exe), "serve", str(tmp_path / "data")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "RS_CACHE_DIR": str(rs_cache)},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "STAC API at" in line, proc.stderr.read() if proc.poll() is not None else line
+        url = line.split("STAC API at", 1)[1].split()[0]
+        items = search_items(url, ["sentinel-2-l2a"], datetime="2021-01-01/2023-01-01")
+        assert [i.id for i in items] == [s.item_id for s in SPECS_FOR_CLI]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_show_warning__rs_warning_is_one_clean_line(capsys, monkeypatch) -> None:
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+    # other libraries' warnings pass on to Python's own display (here: pytest's recorder)
+    with pytest.warns(UserWarning, match="a library's own warning") as others:
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "showwarning", cli._show_warning)
+        load_aoi(bowtie)
+        warnings.warn("a library's own warning", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("warning: The shapely geometry: polygon 'aoi_1' (Self-intersection")
+    assert "was invalid and repaired" in err
+    assert "aoi.py" not in err and "AoiWarning" not in err
+    assert [str(w.message) for w in others] == ["a library's own warning"]

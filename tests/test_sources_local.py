@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from rs.errors import ServerError, SourceError
+from rs.errors import LocalSourceError, ServerError, SourceError, exit_code_for
 from rs.sources import local
 from rs.sources.local import (
     ApiFiles,
@@ -127,11 +127,30 @@ def test_build_api_files__tiff_datetime_tag_wins_over_missing_name_date(tmp_path
 def test_build_api_files__geotiff_without_date_is_refused(tmp_path: Path) -> None:
     tif = tmp_path / "mystery.tif"
     write_tiny_tif(tif, 660000.0, 3552000.0)
-    with pytest.raises(SourceError) as info:
+    with pytest.raises(LocalSourceError) as info:
         build_api_files([tif], tmp_path / "api")
     assert "mystery.tif" in str(info.value)
     assert "YYYYMMDD" in str(info.value)
+    assert exit_code_for(info.value) == 2  # a bad input, not an unreachable source
     assert not (tmp_path / "api" / "items.json").exists()
+
+
+@pytest.mark.parametrize("name, content", [
+    ("notes.txt", b"shopping list"),
+    ("fake.tif", b"not a tiff at all"),
+    ("other.json", b'{"type": "FeatureCollection", "features": []}'),
+])
+def test_build_api_files__non_stac_file_is_a_bad_input_saying_what_to_give(
+    tmp_path: Path, name: str, content: bytes
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LocalSourceError) as info:
+        build_api_files([path], tmp_path / "api")
+    message = str(info.value)
+    assert name in message
+    assert "STAC Item JSON" in message and "GeoTIFF" in message and "YYYYMMDD" in message
+    assert exit_code_for(info.value) == 2
 
 
 def test_build_api_files__folder_of_bare_geotiffs(tmp_path: Path) -> None:
@@ -273,22 +292,35 @@ def test_embedded_stac_api__lost_port_race_retries_on_a_new_port(
             assert requests.get(api.url + "/collections", timeout=5).status_code == 200
 
 
-def test_serve_forever__builds_into_dot_rs_api_and_returns_running_server(
-    tmp_path: Path,
+def _listing(folder: Path) -> list[tuple[str, int, int]]:
+    return sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+    )
+
+
+def test_serve_forever__writes_into_the_cache_and_leaves_the_folder_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("RS_CACHE_DIR", str(tmp_path / "cache"))
     make_world(tmp_path / "world", SPECS)
+    before = _listing(tmp_path / "world")
     server = serve_forever(tmp_path / "world")
     try:
         assert server.running
-        assert (tmp_path / "world" / ".rs-api" / "items.json").is_file()
         ids = {f["id"] for f in requests.get(server.url + "/search", timeout=5).json()["features"]}
         assert ids == {s.item_id for s in SPECS}
     finally:
         server.stop()
     assert not server.running
-    # a second build skips the hidden .rs-api folder (its JSON is not re-ingested)
-    again = build_api_files([tmp_path / "world"], tmp_path / "world" / ".rs-api")
-    assert len(json.loads(again.items.read_text())["features"]) == len(SPECS)
+    assert _listing(tmp_path / "world") == before
+    (items_file,) = (tmp_path / "cache" / "api").glob("*/items.json")
+    assert server.files.items == items_file
+    # serving again reuses the same cache folder
+    again = serve_forever(tmp_path / "world")
+    again.stop()
+    assert again.files.items == items_file
+    assert _listing(tmp_path / "world") == before
 
 
 def test_embedded_stac_api__serves_two_collections_from_folder_and_geotiff(

@@ -11,10 +11,18 @@ import pytest
 import requests
 from shapely.geometry import Point, box
 
-from rs.errors import SourceError, SourceUnavailableError, SpecError
+from rs.errors import (
+    SourceError,
+    SourceUnavailableError,
+    SpecError,
+    UnknownCollectionError,
+    exit_code_for,
+)
+from rs.sources import stac
 from rs.sources.local import EmbeddedStacApi, build_api_files
 from rs.sources.stac import (
     PropertyFilter,
+    check_collections,
     list_collections,
     matches,
     normalize_filters,
@@ -149,8 +157,34 @@ def test_search_items__asset_hrefs_are_file_uris_of_existing_files(api: Embedded
     assert all(it.properties["proj:code"] == "EPSG:32650" for it in items)
 
 
-def test_search_items__unknown_collection_returns_nothing(api: EmbeddedStacApi) -> None:
-    assert search_items(api.url, "landsat-c2-l2", **FAST) == []
+def test_search_items__unknown_collection_names_it_and_lists_the_apis(
+    api: EmbeddedStacApi,
+) -> None:
+    with pytest.raises(UnknownCollectionError) as info:
+        search_items(api.url, "landsat-c2-l2", **FAST)
+    message = str(info.value)
+    assert "no collection 'landsat-c2-l2'" in message
+    assert "it has: sentinel-2-l2a" in message
+    assert exit_code_for(info.value) == 2
+
+
+def test_search_items__one_of_two_collections_missing_is_refused(api: EmbeddedStacApi) -> None:
+    with pytest.raises(UnknownCollectionError) as info:
+        search_items(api.url, ["sentinel-2-l2a", "Sentinel-2-L2A"], **FAST)
+    assert "no collection 'Sentinel-2-L2A'" in str(info.value)
+    assert "Did you mean 'sentinel-2-l2a'" in str(info.value)
+
+
+def test_check_collections__known_passes_unknown_raises(api: EmbeddedStacApi) -> None:
+    assert check_collections(api.url, ["sentinel-2-l2a"], timeout=5, retries=1) is None
+    with pytest.raises(UnknownCollectionError, match="no collection 'sentinel-1-grd'"):
+        check_collections(api.url, "sentinel-1-grd", timeout=5, retries=1)
+
+
+def test_check_collections__api_without_collections_endpoint_is_not_checked() -> None:
+    with FakeStacApi() as fake:  # advertises core + item-search only: no /collections
+        check_collections(fake.url, ["c"], timeout=5, retries=0)
+    assert fake.hits["/collections/c"] == 0 and fake.hits["/collections"] == 0
 
 
 def test_list_collections__lists_the_served_collection(api: EmbeddedStacApi) -> None:
@@ -236,6 +270,37 @@ def test_search_items__4xx_raises_source_error_with_server_message() -> None:
     assert "bbox is bogus" in str(info.value)
     assert "400" in str(info.value)
     assert fake.hits["/search"] == 1  # 4xx is not retried
+
+
+def test_search_items__bug_in_client_side_filtering_propagates_as_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def buggy_matches(item: Any, filters: Any) -> bool:
+        raise KeyError("rs bug")
+
+    monkeypatch.setattr(stac, "matches", buggy_matches)
+    with FakeStacApi() as fake:
+        fake.routes["/search"] = Route(
+            final=lambda api: (200, feature_collection([stub_item("a", 10.0)]), {})
+        )
+        with pytest.raises(KeyError, match="rs bug") as info:
+            search_items(fake.url, "c", filters={"eo:cloud_cover": {"lt": 50}}, **FAST)
+    assert not isinstance(info.value, SourceError)
+
+
+def test_search_items__unparsable_item_from_server_is_source_error() -> None:
+    bad = stub_item("a", 10.0)
+    bad["properties"]["datetime"] = "not a date"
+    with FakeStacApi() as fake:
+        fake.routes["/search"] = Route(final=lambda api: (200, feature_collection([bad]), {}))
+        with pytest.raises(SourceError, match="answered with something unusable"):
+            search_items(fake.url, "c", **FAST)
+
+
+def test_search_items__invalid_datetime_argument_is_spec_error() -> None:
+    with FakeStacApi() as fake, pytest.raises(SpecError, match="invalid search arguments"):
+        search_items(fake.url, "c", datetime="someday", **FAST)
+    assert fake.hits["/search"] == 0
 
 
 def test_search_items__not_a_stac_api_raises_source_error() -> None:

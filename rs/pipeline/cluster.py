@@ -5,13 +5,68 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 
 from distributed import Client, LocalCluster
+from distributed.comm.addressing import parse_address, parse_host_port
 
 from rs.errors import ClusterError
 
-__all__ = ["dask_client"]
+__all__ = ["dask_client", "probe_scheduler"]
+
+#: Port of a Dask scheduler address given without one (Dask's default).
+DEFAULT_SCHEDULER_PORT = 8786
+_TCP_SCHEMES = ("tcp", "tls")
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Fail fast when nothing listens at the Dask scheduler ``address`` (``tcp://host:port``).
+
+    Opens (and closes) one plain TCP connection. A refused connection raises at once,
+    instead of Dask retrying it for the whole connect timeout; an unknown host or a
+    connection that does not complete within ``timeout`` seconds raises too. Schemes other
+    than ``tcp``/``tls`` (e.g. ``inproc``, ``ucx``) are not probed.
+
+    Raises:
+        ClusterError: the address is malformed or the scheduler cannot be reached; the
+            message names the address and what to check.
+    """
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in _TCP_SCHEMES:
+            return
+        host, port = parse_host_port(location, default_port=DEFAULT_SCHEDULER_PORT)
+    except (ValueError, TypeError) as e:
+        raise ClusterError(
+            f"{address!r} is not a Dask scheduler address ({e}); give it as tcp://host:port, "
+            f"e.g. tcp://127.0.0.1:{DEFAULT_SCHEDULER_PORT}"
+        ) from e
+    if not host:
+        raise ClusterError(
+            f"{address!r} has no host; give the scheduler as tcp://host:port, "
+            f"e.g. tcp://127.0.0.1:{DEFAULT_SCHEDULER_PORT}"
+        )
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except ConnectionRefusedError as e:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address}: the connection was refused "
+            f"(nothing listens on port {port} of {host}). Start the scheduler there "
+            f"(`dask scheduler --port {port}`) or fix the address given with --scheduler."
+        ) from e
+    except TimeoutError as e:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s: the "
+            "connection did not complete. Check the address, that the scheduler is running "
+            "and that no firewall blocks the port."
+        ) from e
+    except OSError as e:  # unknown host, no route, network down
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address}: {e}. Check the host name and "
+            "your network."
+        ) from e
 
 
 @contextlib.contextmanager
@@ -31,8 +86,13 @@ def dask_client(
     cores shared among the workers) is started on loopback. Workers are threads of this process
     by default: reading (GDAL) and the reductions release the GIL, and results need no copy to
     the writer; ``processes=True`` isolates them in their own processes.
+
+    Raises:
+        ClusterError: the scheduler cannot be reached (a refused connection is reported at
+            once, see :func:`probe_scheduler`), or a local cluster cannot start.
     """
     if scheduler:
+        probe_scheduler(scheduler, timeout)  # a refused connection fails now, not at timeout
         try:
             client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as e:

@@ -31,7 +31,7 @@ import rasterio.errors
 from rasterio.warp import transform_bounds
 from shapely.geometry import box, mapping, shape
 
-from rs.errors import SourceError
+from rs.errors import LocalSourceError, OutputError
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -39,6 +39,13 @@ __all__ = [
     "build_api_files",
     "item_from_geotiff",
 ]
+
+#: What a served path must be, for messages.
+WHAT_TO_SERVE = (
+    "give a STAC Item JSON file (a GeoJSON Feature with 'stac_version'), a GeoTIFF (.tif) "
+    "whose name carries its date as YYYYMMDD or whose TIFFTAG_DATETIME tag is set, or a "
+    "folder holding either"
+)
 
 #: Collection id given to items (bare GeoTIFFs, items without one) when none is chosen.
 DEFAULT_COLLECTION = "local"
@@ -80,15 +87,20 @@ def _local_path(href: str) -> Path | None:
 
 def _raster_proj(path: Path) -> dict[str, Any]:
     """``proj:code`` / ``proj:shape`` / ``proj:transform`` of a raster file."""
-    with rasterio.open(path) as src:
-        if src.crs is None:
-            raise SourceError(f"{path} has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:...)")
-        epsg = src.crs.to_epsg()
-        proj: dict[str, Any] = {"proj:code": f"EPSG:{epsg}" if epsg else None}
-        if epsg is None:
-            proj["proj:wkt2"] = src.crs.to_wkt()
-        proj["proj:shape"] = [src.height, src.width]
-        proj["proj:transform"] = list(src.transform)[:6]
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise LocalSourceError(
+                    f"{path} has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:...)"
+                )
+            epsg = src.crs.to_epsg()
+            proj: dict[str, Any] = {"proj:code": f"EPSG:{epsg}" if epsg else None}
+            if epsg is None:
+                proj["proj:wkt2"] = src.crs.to_wkt()
+            proj["proj:shape"] = [src.height, src.width]
+            proj["proj:transform"] = list(src.transform)[:6]
+    except rasterio.errors.RasterioIOError as e:
+        raise LocalSourceError(f"cannot read {path} as a GeoTIFF ({e})") from e
     return proj
 
 
@@ -115,7 +127,7 @@ def _ensure_proj_code(item: dict[str, Any], where: Path) -> None:
             if code:
                 props["proj:code"] = code
                 return
-    raise SourceError(
+    raise LocalSourceError(
         f"item {item.get('id')!r} in {where} has no proj:code (nor proj:epsg, nor a readable "
         "local GeoTIFF asset); add properties['proj:code'] like 'EPSG:32650'"
     )
@@ -124,7 +136,7 @@ def _ensure_proj_code(item: dict[str, Any], where: Path) -> None:
 def _normalise_item(raw: dict[str, Any], where: Path, collection_id: str | None) -> dict[str, Any]:
     item = json.loads(json.dumps(raw))  # deep copy, JSON-clean
     if not isinstance(item.get("id"), str) or not item["id"]:
-        raise SourceError(f"{where} is a STAC item without an id")
+        raise LocalSourceError(f"{where} is a STAC item without an id")
     item.setdefault("stac_version", _STAC_VERSION)
     item.setdefault("properties", {})
     item["collection"] = collection_id or item.get("collection") or DEFAULT_COLLECTION
@@ -160,7 +172,7 @@ def _tiff_datetime(path: Path, tags: dict[str, str]) -> dt.datetime:
             return dt.datetime(year, month, day, tzinfo=dt.UTC)
         except ValueError:
             continue
-    raise SourceError(
+    raise LocalSourceError(
         f"cannot tell the acquisition date of {path}: it has no TIFFTAG_DATETIME tag and no "
         "YYYYMMDD in its name. Rename it (e.g. scene_20220415.tif) or set the tag "
         "(gdal_edit.py -mo TIFFTAG_DATETIME='2022:04:15 02:50:00' FILE)"
@@ -173,7 +185,7 @@ def item_from_geotiff(path: Path, collection_id: str | None = None) -> dict[str,
     try:
         with rasterio.open(path) as src:
             if src.crs is None:
-                raise SourceError(f"{path} has no CRS; assign one before serving it")
+                raise LocalSourceError(f"{path} has no CRS; assign one before serving it")
             bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
             tags = src.tags()
             bands = [
@@ -184,7 +196,9 @@ def item_from_geotiff(path: Path, collection_id: str | None = None) -> dict[str,
                 for i in range(src.count)
             ]
     except rasterio.errors.RasterioIOError as e:
-        raise SourceError(f"cannot read {path} as a GeoTIFF: {e}") from e
+        raise LocalSourceError(
+            f"cannot read {path} as a GeoTIFF ({e}): {WHAT_TO_SERVE}"
+        ) from e
     when = _tiff_datetime(path, tags)
     proj = _raster_proj(path)
     props: dict[str, Any] = {"datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -212,7 +226,7 @@ def item_from_geotiff(path: Path, collection_id: str | None = None) -> dict[str,
 
 
 def _walk_json(folder: Path) -> Iterator[Path]:
-    """JSON files under ``folder``, sorted, skipping hidden folders (like ``.rs-api``)."""
+    """JSON files under ``folder``, sorted, skipping hidden folders (like ``.git``)."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
@@ -244,12 +258,18 @@ def _time_range(item: dict[str, Any]) -> tuple[str, str]:
     start = props.get("start_datetime") or props.get("datetime")
     end = props.get("end_datetime") or props.get("datetime")
     if not start or not end:
-        raise SourceError(f"item {item['id']!r} has neither datetime nor start/end_datetime")
+        raise LocalSourceError(f"item {item['id']!r} has neither datetime nor start/end_datetime")
     return _iso(start), _iso(end)
 
 
 def _iso(value: str) -> str:
-    when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise LocalSourceError(
+            f"{value!r} is not an RFC 3339 date-time; write item datetimes like "
+            "'2022-04-15T02:50:00Z'"
+        ) from e
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -310,8 +330,9 @@ def build_api_files(
     Files are written atomically into ``out_dir`` (created if needed).
 
     Raises:
-        SourceError: a source is missing, yields no item, an item id repeats in a
+        LocalSourceError: a source is missing, yields no item, an item id repeats in a
             collection, a GeoTIFF has no date or CRS, or an item lacks a projection.
+        OutputError: ``out_dir`` cannot be written.
     """
     items: dict[tuple[str, str], tuple[dict[str, Any], Path]] = {}
     bases: dict[str, dict[str, Any]] = {}
@@ -319,7 +340,7 @@ def build_api_files(
     def add(item: dict[str, Any], where: Path) -> None:
         key = (item["collection"], item["id"])
         if key in items and items[key][1] != where:
-            raise SourceError(
+            raise LocalSourceError(
                 f"item id {item['id']!r} appears twice in collection {item['collection']!r}: "
                 f"{items[key][1]} and {where}; remove one or serve them separately"
             )
@@ -327,7 +348,7 @@ def build_api_files(
 
     for source in (Path(s).expanduser().resolve() for s in sources):
         if not source.exists():
-            raise SourceError(f"{source} does not exist; give a folder, item JSON or GeoTIFF")
+            raise LocalSourceError(f"{source} does not exist: {WHAT_TO_SERVE}")
         if source.is_dir():
             found = 0
             for path in _walk_json(source):
@@ -347,26 +368,36 @@ def build_api_files(
         else:
             data = _read_stac(source)
             if data is None or data.get("type") != "Feature":
-                raise SourceError(f"{source} is neither a STAC Item JSON nor a GeoTIFF")
+                raise LocalSourceError(
+                    f"{source} is neither a STAC Item JSON nor a GeoTIFF: {WHAT_TO_SERVE}"
+                )
             add(_normalise_item(data, source, collection_id), source)
 
     if not items:
-        raise SourceError(
-            f"no STAC item JSON or GeoTIFF found in {', '.join(str(s) for s in sources)}"
+        raise LocalSourceError(
+            f"no STAC item JSON or GeoTIFF found in {', '.join(str(s) for s in sources)}: "
+            f"{WHAT_TO_SERVE}"
         )
     by_collection: dict[str, list[dict[str, Any]]] = {}
     for (cid, _), (item, _) in sorted(items.items(), key=lambda kv: kv[0]):
         by_collection.setdefault(cid, []).append(item)
 
     out_dir = Path(out_dir).expanduser().resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    collection_paths: list[Path] = []
+    collections = {}
     for cid, members in by_collection.items():
         members.sort(key=lambda it: (_time_range(it)[0], it["id"]))
-        path = out_dir / f"collection-{re.sub(r'[^A-Za-z0-9._-]', '_', cid)}.json"
-        _write_json_atomic(path, _collection(cid, members, bases.get(cid)))
-        collection_paths.append(path)
-    items_path = out_dir / "items.json"
+        name = f"collection-{re.sub(r'[^A-Za-z0-9._-]', '_', cid)}.json"
+        collections[name] = _collection(cid, members, bases.get(cid))
     features = [it for cid in by_collection for it in by_collection[cid]]
-    _write_json_atomic(items_path, {"type": "FeatureCollection", "features": features})
-    return ApiFiles(collections=collection_paths, items=items_path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, collection in collections.items():
+            _write_json_atomic(out_dir / name, collection)
+        items_path = out_dir / "items.json"
+        _write_json_atomic(items_path, {"type": "FeatureCollection", "features": features})
+    except OSError as e:
+        raise OutputError(
+            f"cannot write the STAC API files into {out_dir} ({e}); make it writable or set "
+            "RS_CACHE_DIR to a writable folder"
+        ) from e
+    return ApiFiles(collections=[out_dir / n for n in collections], items=items_path)

@@ -203,7 +203,14 @@ def translate(err: BaseException, url: str, *, retries: int, timeout: float) -> 
 
 @contextmanager
 def stac_errors(url: str, *, retries: int, timeout: float) -> Iterator[None]:
-    """Translate pystac / pystac-client / requests errors raised inside into rs errors."""
+    """Translate pystac / pystac-client / requests errors raised inside into rs errors.
+
+    ``ValueError`` / ``KeyError`` / ``TypeError`` are read as "the server's answer could not
+    be parsed", so wrap *only* calls that fetch or parse what the server sent (opening the
+    client, fetching the next page or item, listing collections) — never rs's own code such
+    as client-side filtering, sorting or a user's modifier, whose bugs must surface as
+    themselves.
+    """
     try:
         yield
     except SourceError:

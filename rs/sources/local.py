@@ -38,7 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from rs.errors import ServerError, SourceError
+from rs._cache import api_files_dir
+from rs.errors import LocalSourceError, ServerError
 from rs.sources._catalog import (
     DEFAULT_COLLECTION,
     ApiFiles,
@@ -56,10 +57,6 @@ __all__ = [
     "item_from_geotiff",
     "serve_forever",
 ]
-
-#: Folder that :func:`serve_forever` writes the API files into, inside the served folder.
-API_DIR_NAME = ".rs-api"
-
 
 def find_rustac(executable: str | os.PathLike[str] | None = None) -> Path:
     """The ``rustac`` executable: ``executable`` if given, else next to ``sys.executable``
@@ -274,19 +271,6 @@ class EmbeddedStacApi:
         return f"<EmbeddedStacApi {state}>"
 
 
-def _api_dir(path: Path) -> Path:
-    """``<path>/.rs-api`` (``<parent>/.rs-api`` for a file) if writable, else a temp folder."""
-    folder = (path if path.is_dir() else path.parent) / API_DIR_NAME
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe_file = folder / ".write-test"
-        probe_file.write_bytes(b"")
-        probe_file.unlink()
-        return folder
-    except OSError:
-        return Path(tempfile.mkdtemp(prefix="rs-api-"))
-
-
 def serve_forever(
     path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -296,12 +280,19 @@ def serve_forever(
 ) -> EmbeddedStacApi:
     """Build the API files from ``path`` and start serving them; for ``rs serve PATH``.
 
-    Files go to ``out_dir``, by default ``PATH/.rs-api`` (a temp folder if that is not
-    writable). Prints nothing. Returns the *running* server: print ``server.url``, then
+    Files go to ``out_dir``, by default a folder of rs's cache keyed by the served paths
+    (:func:`rs._cache.api_files_dir`): the served data folders are only read, never written.
+    Prints nothing. Returns the *running* server: print ``server.url``, then
     ``server.wait()`` and call ``server.stop()`` on Ctrl-C (an atexit hook is a fallback).
+
+    Raises:
+        LocalSourceError: a path is missing or is not STAC Item JSON / a dated GeoTIFF.
+        OutputError: the API files cannot be written (set ``RS_CACHE_DIR`` elsewhere).
+        ServerError: ``rustac serve`` cannot be started.
     """
     paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
     if not paths:
-        raise SourceError("nothing to serve: give a folder, item JSON or GeoTIFF")
-    files = build_api_files(paths, out_dir or _api_dir(paths[0]), collection_id=collection_id)
+        raise LocalSourceError("nothing to serve: give a folder, item JSON or GeoTIFF")
+    target = out_dir if out_dir is not None else api_files_dir(paths)
+    files = build_api_files(paths, target, collection_id=collection_id)
     return EmbeddedStacApi(files, port=port).start()

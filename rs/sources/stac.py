@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -44,7 +44,7 @@ from pystac_client.warnings import PystacClientWarning
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from rs.errors import SpecError
+from rs.errors import SpecError, UnknownCollectionError
 from rs.sources._http import (
     DEFAULT_BACKOFF,
     DEFAULT_RETRIES,
@@ -59,6 +59,7 @@ __all__ = [
     "OPERATORS",
     "DatetimeLike",
     "PropertyFilter",
+    "check_collections",
     "item_sort_key",
     "list_collections",
     "matches",
@@ -263,6 +264,8 @@ def search_items(
 
     Raises:
         SpecError: invalid arguments (both bbox and intersects, unknown filter operator, ...).
+        UnknownCollectionError: a collection in ``collections`` is not in the API (checked
+            before searching; see :func:`check_collections`).
         SourceUnavailableError: the API could not be reached, or kept answering 5xx or timing
             out, after ``retries`` retries.
         SourceError: the API rejected the search (4xx, message included) or is not a STAC API.
@@ -297,28 +300,42 @@ def search_items(
         if max_items is not None and (not conditions or mode != "none"):
             limit = min(page_size, max_items)
 
-        found: list[pystac.Item] = []
-        seen: set[tuple[str | None, str]] = set()
+        if collection_ids is not None:
+            _check_collections(client, url, collection_ids, retries=retries, timeout=timeout)
+        method = _search_method(client)
+        # stac_errors for DoesNotConformTo (no item-search); nothing is fetched yet
         with stac_errors(url, retries=retries, timeout=timeout), warnings.catch_warnings():
             # conformance is checked above; pystac-client's own warnings are noise here
             warnings.simplefilter("ignore", PystacClientWarning)
-            search = client.search(
-                method=_search_method(client),
-                collections=collection_ids,
-                bbox=bbox_list,
-                intersects=geometry,
-                datetime=datetime,
-                limit=limit,
-                **server_side,
-            )
-            for item in search.items():
-                key = (item.collection_id, item.id)
-                if key in seen or not matches(item, conditions):
-                    continue
-                seen.add(key)
-                found.append(item)
-                if max_items is not None and len(found) >= max_items:
-                    break
+            try:
+                search = client.search(
+                    method=method,
+                    collections=collection_ids,
+                    bbox=bbox_list,
+                    intersects=geometry,
+                    datetime=datetime,
+                    limit=limit,
+                    **server_side,
+                )
+            except Exception as e:
+                # pystac-client refuses bad arguments (e.g. a datetime) with plain Exception
+                # or ValueError; anything else is not ours to reword
+                if type(e) is not Exception and type(e) is not ValueError:
+                    raise
+                raise SpecError(f"invalid search arguments for {url}: {e}") from e
+
+        found: list[pystac.Item] = []
+        seen: set[tuple[str | None, str]] = set()
+        # only fetching and parsing pages is the server's business: rs's own filtering below
+        # runs outside stac_errors, so a bug in it surfaces as itself
+        for item in _server_items(search, url, retries=retries, timeout=timeout):
+            key = (item.collection_id, item.id)
+            if key in seen or not matches(item, conditions):
+                continue
+            seen.add(key)
+            found.append(item)
+            if max_items is not None and len(found) >= max_items:
+                break
     finally:
         close_client(client)
     if modifier is not None:  # outside stac_errors: a bug in it is not the server's fault
@@ -345,3 +362,85 @@ def list_collections(
     finally:
         close_client(client)
 
+
+
+def _server_items(search: Any, url: str, *, retries: int, timeout: float) -> Iterator[pystac.Item]:
+    """``search.items()``, with only the fetching and parsing of each item under stac_errors."""
+    pages = iter(search.items())  # a generator: nothing is fetched until next()
+    while True:
+        with stac_errors(url, retries=retries, timeout=timeout), warnings.catch_warnings():
+            warnings.simplefilter("ignore", PystacClientWarning)
+            try:
+                item = next(pages)
+            except StopIteration:
+                return
+        yield item
+
+
+def _check_collections(
+    client: Client, url: str, collections: Sequence[str], *, retries: int, timeout: float
+) -> None:
+    """Raise :class:`UnknownCollectionError` naming the ids of ``collections`` not in the API.
+
+    Asks ``GET /collections/{id}`` for each id (a 404 means missing), then lists
+    ``/collections`` for the message. An API that advertises neither the Collections nor the
+    Features conformance class has no such endpoints: nothing is checked then.
+    """
+    if not (
+        client.conforms_to(ConformanceClasses.COLLECTIONS)
+        or client.conforms_to(ConformanceClasses.FEATURES)
+    ):
+        return
+    with stac_errors(url, retries=retries, timeout=timeout), warnings.catch_warnings():
+        warnings.simplefilter("ignore", PystacClientWarning)
+        missing = [cid for cid in dict.fromkeys(collections) if client.get_collection(cid) is None]
+        if not missing:
+            return
+        available = sorted(c.id for c in client.get_collections())
+    names = ", ".join(repr(c) for c in missing)
+    listed = ", ".join(available) if available else "(none)"
+    hint = ""
+    for cid in missing:
+        close = [a for a in available if cid.casefold() in a.casefold()
+                 or a.casefold() in cid.casefold()]
+        if close:
+            hint = f" Did you mean {close[0]!r} instead of {cid!r}?"
+            break
+    raise UnknownCollectionError(
+        f"STAC API {url} has no collection {names}; it has: {listed}. "
+        f"Fix source.collections (ids are case-sensitive).{hint}"
+    )
+
+
+def check_collections(
+    url: str,
+    collections: str | Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    modifier: Modifier | None = None,
+    backoff: float = DEFAULT_BACKOFF,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Check that every collection id in ``collections`` exists in the STAC API at ``url``.
+
+    :func:`search_items` does this itself before searching; a dry run can call it alone. An
+    API that advertises no Collections/Features endpoints cannot be checked and passes.
+    ``modifier`` is accepted so callers can pass the same source settings as to
+    :func:`search_items`; checking ids needs no signed hrefs, so it is not called.
+
+    Raises:
+        UnknownCollectionError: an id is missing; the message names it and lists the
+            collections the API has.
+        SourceUnavailableError: the API could not be reached after ``retries`` retries.
+        SourceError: the API answered with an error or with something that is not STAC.
+    """
+    del modifier  # collections are only listed, never read through their hrefs
+    ids = _normalize_collections(collections)
+    if not ids:
+        return
+    client = open_client(url, timeout=timeout, retries=retries, backoff=backoff, headers=headers)
+    try:
+        _check_collections(client, url, ids, retries=retries, timeout=timeout)
+    finally:
+        close_client(client)
