@@ -158,3 +158,12 @@ def test_show_warning__rs_warning_is_one_clean_line(capsys, monkeypatch) -> None
     assert "was invalid and repaired" in err
     assert "aoi.py" not in err and "AoiWarning" not in err
     assert [str(w.message) for w in others] == ["a library's own warning"]
+
+
+def test_rs_run__missing_long_spec_path_error_is_one_line(tmp_path: Path, rs_cache) -> None:
+    spec = tmp_path / ("a-long-folder-name-for-the-spec-" * 5) / "spec.yaml"
+    assert len(str(spec)) > 150
+    proc = _rs_no_tty("run", str(spec), cache=rs_cache)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(spec) in lines[0]
