@@ -14,20 +14,15 @@ __all__ = ["print_result"]
 def print_result(out: Console, result: RunResult) -> None:
     """Print ``result`` (of a run or a dry run) to ``out``."""
     if result.status == "dry-run":
-        table = Table(
-            title=f"dry run: nothing computed or written (outputs in {result.output_dir})"
-        )
-        for col in ("step", "period", "status", "inputs", "outputs"):
-            table.add_column(col)
+        out.print(f"dry run: nothing computed or written; outputs would go to {result.output_dir}")
         for s in result.steps:
-            table.add_row(
-                s.step,
-                s.period,
-                s.status,
-                f"{s.scenes_found} found, {len(s.scenes_skipped)} unreadable",
-                "\n".join(s.outputs),
+            out.print(
+                f"[bold]{s.item_id}[/]: {s.status}; inputs: {s.scenes_found} found, "
+                f"{len(s.scenes_skipped)} unreadable"
+                + (f"; reads {', '.join(s.upstream)}" if s.upstream else "")
             )
-        out.print(table)
+            for f in s.outputs:
+                out.print(f"  {f}")
         return
     out.print(f"[bold green]{result.status}[/]: outputs in {escape(str(result.output_dir))}")
     out.print(f"STAC catalog: {result.output_dir / 'catalog.json'}")
@@ -44,7 +39,7 @@ def print_result(out: Console, result: RunResult) -> None:
             table = Table(
                 title="layers over the AOI (valid_fraction: share of AOI pixels with a value)"
             )
-            cols = ("layer", "valid_fraction", "mean", "min", "max")
+            cols = tuple(s.layers[0])
             for col in cols:
                 table.add_column(col, justify="left" if col == "layer" else "right")
             for row in s.layers:

@@ -26,7 +26,7 @@ from typing import Any
 
 from rs import __version__
 from rs.aoi import Aoi
-from rs.errors import EmptyProductError, NoScenesError, RsError, exit_code_for
+from rs.errors import EmptyProductError, NoScenesError, exit_code_for
 from rs.export._atomic import check_writable
 from rs.export.stac_items import OutputAsset, output_item, write_output_item
 from rs.pipeline.context import Outputs, Runtime, StepContext, Upstream
@@ -148,7 +148,7 @@ def run_pipeline(
                 outcomes.append(_step(state, run))
             current = None
             timings["search_s"] = sources.search_s
-    except RsError as e:
+    except Exception as e:  # a failure report for any failure, then the error as it was
         if not dry_run:
             failed = _failed_outcome(spec, current) if current is not None else None
             _report(
@@ -196,7 +196,7 @@ def _report(
     timings: dict[str, float],
     status: str,
     outcomes: list[StepOutcome],
-    error: RsError | None = None,
+    error: BaseException | None = None,
 ) -> Path | None:
     if not out_dir.is_dir():
         return None
@@ -362,7 +362,7 @@ def _build(
             for i in outcome.scenes_used
             if i not in {s.item_id for s in ctx.scene_use.fully_skipped()}
         ]
-        if not used:
+        if outcome.scenes_used and not used:
             raise NoScenesError(
                 f"step {run.step.id!r}, period {run.period.name}: all inputs have unreadable "
                 f"pixel data, e.g. {late[0]['scene']}: {late[0]['reason']}"

@@ -8,9 +8,15 @@ line below; the runner never names a product.
 
 from __future__ import annotations
 
-from rs.products import composite
+from rs.products import composite, difference
 from rs.products.base import ProductDef
 
 __all__ = ["PRODUCTS"]
 
-PRODUCTS: dict[str, ProductDef] = {p.kind: p for p in (composite.PRODUCT,)}
+PRODUCTS: dict[str, ProductDef] = {
+    p.kind: p
+    for p in (
+        composite.PRODUCT,
+        difference.PRODUCT,
+    )
+}
