@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from hypothesis import given
@@ -55,6 +56,6 @@ def test_expand_period__members_tile_the_range_exactly(every, start, days) -> No
     end = start + dt.timedelta(days=days)
     ps = expand_period("x", PeriodSeries(every=every, start=start, end=end))
     assert ps[0].start == start and ps[-1].end == end
-    for a, b in zip(ps, ps[1:], strict=False):
+    for a, b in itertools.pairwise(ps):
         assert b.start == a.end + dt.timedelta(days=1), "no gap, no overlap"
     assert len({p.name for p in ps}) == len(ps)

@@ -173,7 +173,7 @@ def test_parse_spec__memory_limit_forms(tmp_path: Path) -> None:
 def test_load_spec__binary_file_is_a_spec_error(tmp_path: Path) -> None:
     f = tmp_path / "spec.yaml"
     f.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(SpecError, match="not a text file|binary"):
+    with pytest.raises(SpecError, match=r"not a text file|binary"):
         load_spec(f)
     g = tmp_path / "nul.yaml"
     g.write_bytes(b"name: x\x00\x00\n")
