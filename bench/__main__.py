@@ -45,6 +45,11 @@ def _code_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    rest = sys.argv[1:] if argv is None else argv
+    if rest[:1] == ["planning"]:  # benchmark 2: bench/planning.py (its own RESULTS.md section)
+        from bench.planning import main as planning_main
+
+        return planning_main(rest[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=2, help="repetitions per variant (default 2)")
     parser.add_argument("--work", type=Path, default=HERE / "_work", help="scratch folder")

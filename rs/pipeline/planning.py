@@ -166,7 +166,8 @@ def footprints_of(items: Sequence[pystac.Item]) -> list[BaseGeometry]:
         if item.geometry:
             geom = shape(item.geometry)
             geom = geom if geom.is_valid else shapely.make_valid(geom)
-            if shapely.get_type_id(geom) in (3, 6):  # (Multi)Polygon
+            west, _, east, _ = geom.bounds  # a ring can only jump 180° if it spans that much
+            if east - west > 180.0 and shapely.get_type_id(geom) in (3, 6):  # (Multi)Polygon
                 geom = _split_or_world(geom)
         elif item.bbox:
             geom = _bbox_geometry(item.bbox)
