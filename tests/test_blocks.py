@@ -81,3 +81,39 @@ def test_iter_blocks__on_separate_scheduler_and_worker_processes(tmp_path: Path)
     np.testing.assert_array_equal(out, ref + 1)
     assert seen == 9
     assert len(workers) == 2
+
+
+def _slow_plus_one(block: np.ndarray) -> np.ndarray:
+    import time
+
+    time.sleep(0.05)  # keeps tasks pending while the next ones are submitted
+    return block + 1
+
+
+@pytest.mark.parametrize("bound", [1, 3])
+def test_iter_blocks__never_more_than_max_in_flight(local_client: Client, bound: int) -> None:
+    """The bound the runtime passes is what the cluster sees: futures not done at once."""
+    ref = np.arange(4 * 60 * 60, dtype="float32").reshape(4, 60, 60)
+    stack = da.from_array(ref, chunks=(4, 15, 15)).map_blocks(_slow_plus_one)
+    alive: list = []
+    peak = 0
+    real_compute = local_client.compute
+
+    def counting_compute(task, **kw):
+        nonlocal peak
+        alive[:] = [f for f in alive if not f.done()]
+        fut = real_compute(task, **kw)
+        alive.append(fut)
+        peak = max(peak, len(alive))
+        return fut
+
+    local_client.compute = counting_compute  # type: ignore[method-assign]
+    try:
+        out = np.full(ref.shape, np.nan, dtype="float32")
+        for b in iter_blocks(local_client, array_tasks(stack), max_in_flight=bound):
+            _, h, w = b.data.shape
+            out[:, b.row : b.row + h, b.col : b.col + w] = b.data
+    finally:
+        del local_client.compute
+    np.testing.assert_array_equal(out, ref + 1)
+    assert peak == bound, "as many in flight as allowed, never more"

@@ -1,0 +1,69 @@
+"""The build context: per-scene use records, GDAL settings captured for workers, names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyproj import Transformer
+
+from rs.errors import EmptyProductError
+from rs.load import SkippedScene
+from rs.pipeline.context import Outputs, SceneUse, capture_gdal_env
+from rs.pipeline.runner import run_pipeline
+from rs.pipeline.spec import load_spec
+from rs.testing import World
+
+
+def test_scene_use__partly_used_and_fully_skipped() -> None:
+    use = SceneUse()
+    a_bad = SkippedScene("a", "red", "pixel data unreadable: x")
+    use.record(["a", "b"], [a_bad])
+    use.record(["a", "b"], [])
+    use.record(["c"], [SkippedScene("c", "red", "gone")])
+    rows = {r["scene"]: r for r in use.rows()}
+    assert rows["a"]["status"] == "partly used"
+    assert (rows["a"]["blocks_used"], rows["a"]["blocks_skipped"]) == (1, 1)
+    assert rows["c"]["status"] == "skipped" and rows["c"]["blocks_used"] == 0
+    assert "b" not in rows
+    assert [s.item_id for s in use.fully_skipped()] == ["c"]
+
+
+def test_capture_gdal_env__only_gdal_and_credentials() -> None:
+    env = {
+        "GDAL_HTTP_MAX_RETRY": "5",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",
+        "HOME": "/root",
+        "PATH": "/bin",
+    }
+    assert capture_gdal_env(env) == {
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",
+        "GDAL_HTTP_MAX_RETRY": "5",
+    }
+
+
+def test_outputs__file_names_carry_pipeline_step_and_period(tmp_path: Path) -> None:
+    out = Outputs(tmp_path, "demo_composite_2022-H1")
+    assert out.path("ndvi", "tif") == tmp_path / "demo_composite_2022-H1_ndvi.tif"
+
+
+@pytest.mark.slow
+def test_run_pipeline__no_valid_pixel_is_a_failure_with_report(
+    small_world: World, write_spec, rs_cache: Path, tmp_path: Path
+) -> None:
+    """An AOI between pixel centres: the product would be empty; the run says so and fails."""
+    g = small_world.grid
+    x, y = g.x0 + 40 * g.res, g.y0 - 40 * g.res  # a pixel corner: no pixel centre near it
+    to_ll = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
+    (w, e), (s, n) = to_ll.transform([x - 1, x + 1], [y - 1, y + 1])
+    spec = load_spec(write_spec(small_world.root, f"{w:.7f},{s:.7f},{e:.7f},{n:.7f}"))
+    with pytest.raises(EmptyProductError, match="no valid pixel"):
+        run_pipeline(spec)
+    out = Path(spec.output)
+    report = json.loads((out / "reports" / "t-latest.json").read_text())
+    assert report["status"] == "failed" and report["error"]["type"] == "EmptyProductError"
+    assert report["error"]["exit_code"] == 2
+    assert not list(out.glob("*.tif")) and not (out / "items").exists()
