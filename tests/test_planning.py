@@ -154,6 +154,13 @@ def test_plan_blocks__tiles_without_items_are_kept() -> None:
     assert all(isinstance(b, PlannedBlock) for b in planned)
 
 
+def test_plan_blocks__unknown_footprint_reaches_every_tile() -> None:
+    gbox = lonlat_grid(100, 100)
+    planned = plan_blocks(gbox, [box(20.0, 20.0, 21.0, 21.0), None], (30, 30))
+    assert len(planned) == 16
+    assert all(b.items == (1,) for b in planned)
+
+
 def test_plan_blocks__footprint_touching_a_tile_edge_is_listed_for_both_tiles() -> None:
     gbox = lonlat_grid(100, 100)
     left_half = box(9.0, 39.0, 10.5, 42.0)  # its east edge is the tiles' shared edge

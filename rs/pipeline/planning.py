@@ -114,14 +114,15 @@ def _split_or_world(geom: BaseGeometry) -> BaseGeometry:
 
 
 def plan_blocks(
-    geobox: GeoBox, footprints: Sequence[BaseGeometry], block: tuple[int, int]
+    geobox: GeoBox, footprints: Sequence[BaseGeometry | None], block: tuple[int, int]
 ) -> list[PlannedBlock]:
     """Tile ``geobox`` into ``block`` = (rows, cols) tiles and list the footprints reaching each.
 
     Returns every tile in row-major order (``iy`` then ``ix``), the last row and column of
     tiles cropped to the grid. ``items`` of a tile holds, ascending, the index of every
     footprint (EPSG:4326) that intersects the tile's outline (see :func:`tile_outlines`); a
-    tile no footprint reaches has ``items=()``.
+    tile no footprint reaches has ``items=()``. A footprint of ``None`` (unknown, as for a
+    swath file before it is read) reaches every tile.
     """
     by, bx = (int(v) for v in block)
     if by < 1 or bx < 1:
@@ -130,7 +131,7 @@ def plan_blocks(
     ny, nx = tiles.shape
     found: list[list[int]] = [[] for _ in range(ny * nx)]
     if len(footprints):
-        geoms = np.asarray(list(footprints), dtype=object)
+        geoms = np.asarray([WORLD if f is None else f for f in footprints], dtype=object)
         invalid = ~shapely.is_valid(geoms)
         geoms[invalid] = shapely.make_valid(geoms[invalid])
         tree = shapely.STRtree(geoms)
