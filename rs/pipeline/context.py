@@ -114,9 +114,15 @@ class Runtime:
         return c["y"], c["x"]
 
     def shared(self, obj: Any, name: str, token: Any) -> Any:
-        """``obj`` as one graph node sent to the workers once, whatever the number of tasks
-        using it; ``token`` (ids, hrefs) makes its key deterministic."""
-        return dask.delayed(obj, name=task_key(name, token), traverse=False)
+        """``obj`` placed on the cluster once, as a graph node that block tasks refer to by key.
+
+        Block tasks are submitted a few at a time, and a client sends a task's whole graph with
+        each submission: a plain shared node would travel once per block. Persisting it first
+        sends it once; later graphs only name its key. ``token`` (ids, hrefs) makes the key
+        deterministic.
+        """
+        node = dask.delayed(obj, name=task_key(name, token), traverse=False)
+        return self.client.persist(node)
 
     def compute_blocks(
         self, tasks: Sequence[BlockTask], description: str, use: SceneUse | None = None
@@ -147,8 +153,12 @@ class Upstream:
         try:
             href = self.item["assets"][key]["href"]
         except KeyError as e:
+            from rs.errors import SpecError
+
             have = sorted(self.item.get("assets", {}))
-            raise KeyError(f"step {self.step!r} has no output {key!r}; it has {have}") from e
+            raise SpecError(
+                f"step {self.step!r} has no output {key!r}: choose one of {have}"
+            ) from e
         return (self.item_path.parent / href).resolve()
 
 

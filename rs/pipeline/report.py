@@ -2,7 +2,7 @@
 
 Layout inside an output folder::
 
-    reports/<pipeline>-<UTC time>.json   every run, done, up to date, dry run or failed
+    reports/<pipeline>-<UTC time>.json   every run: done, up to date or failed (a dry run writes nothing)
     reports/<pipeline>-latest.json       a copy of the latest of that pipeline (for schedulers)
 
 A failed run writes its report too: which step and period failed, the error, the exit code and

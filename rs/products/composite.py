@@ -169,6 +169,7 @@ def build(ctx: StepContext) -> StepSummary:
     plan = plan_blocks(gbox, footprints_of(items), shape)
     ids = [i.id for i in items]
     shared = ctx.runtime.shared(items, "rs-items", [(i.id, i.get_self_href()) for i in items])
+    aoi_node = ctx.runtime.shared(aoi, "rs-aoi", aoi.wkt)
     params = spec.parameters()
     from rs.pipeline.blocks import BlockTask
 
@@ -181,7 +182,7 @@ def build(ctx: StepContext) -> StepSummary:
                 b.items,
                 b.tile,
                 spec,
-                aoi,
+                aoi_node,
                 ctx.runtime.on_error,
                 ctx.runtime.gdal_env,
                 dask_key_name=task_key(
