@@ -2,7 +2,8 @@
 
 A step x period is identified by a run key: a hash of what the runner puts in (the step's
 kind and parameters, the grid CRS, the AOI, the period, per source the ids the catalogue holds
-and those unreadable at preflight, the upstream steps' run keys) and the rs version. A scheduled job whose inputs did not change finds its run key in
+and those unreadable at preflight, the upstream steps' run keys) and the rs version.
+A scheduled job whose inputs did not change finds its run key in
 the output catalog (with every asset file present) and has nothing to do.
 """
 

@@ -2,11 +2,12 @@
 
 Layout inside an output folder::
 
-    reports/<pipeline>-<UTC time>.json   every run: done, up to date or failed (a dry run writes nothing)
+    reports/<pipeline>-<UTC time>.json   every run: done, up to date or failed
     reports/<pipeline>-latest.json       a copy of the latest of that pipeline (for schedulers)
 
-A failed run writes its report too: which step and period failed, the error, the exit code and
-what to change, so a scheduler can read why without parsing stderr.
+A dry run writes nothing. A failed run writes its report too: which step and period
+failed, the error, the exit code and what to change, so a scheduler can read why without
+parsing stderr.
 """
 
 from __future__ import annotations
