@@ -121,6 +121,11 @@ def test_run_pipeline__two_periods_feed_a_difference_step(
     ok = np.isfinite(diff)
     assert np.nanmean(diff[truth & ok]) < np.nanmean(diff[~truth & ok]) - 0.2
 
+    # every item the runner published validates against STAC and its declared extensions
+    from .test_export_stac import stac_errors
+
+    for path in sorted((one / "items").glob("*.json")):
+        assert stac_errors(json.loads(path.read_text())) == [], path.name
     item = json.loads((one / "items" / f"t-change-{AFTER}.json").read_text())
     derived = sorted(lk["href"] for lk in item["links"] if lk["rel"] == "derived_from")
     assert derived == [f"./t-comp-{AFTER}.json", f"./t-comp-{BEFORE}.json"]
