@@ -36,18 +36,21 @@ def write_spec(path: Path, *, world: Path, aoi: Path, output: Path) -> Path:
     spec = f"""\
 # written by bench/composite.py
 name: bench
-source:
-  embedded: {world}
-  collections: [sentinel-2-l2a]
 aoi: {aoi}
-time: {{start: {min(days)}, end: {max(days)}}}
-product:
-  kind: composite
-  bands: [{", ".join(BANDS)}]
-  statistic: median
-  indices: [ndvi]
-  resolution: 10
-  mask: [cloud, shadow, snow]
+sources:
+  s2:
+    embedded: {world}
+    collections: [sentinel-2-l2a]
+periods:
+  all: {{start: {min(days)}, end: {max(days)}}}
+steps:
+  - id: composite
+    kind: composite
+    bands: [{", ".join(BANDS)}]
+    statistic: median
+    indices: [ndvi]
+    resolution: 10
+    mask: [cloud, shadow, snow]
 on_scene_error: skip
 output: {output}
 """
@@ -70,6 +73,8 @@ def run_rs(world: Path, aoi: Path, out: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     result = run_pipeline(load_spec(spec_path), force=True)
     work = time.perf_counter() - t0
+    if result.status != "done":
+        raise RuntimeError(f"rs run ended {result.status!r}, not 'done' (force=True)")
     composite = next(p for p in result.files if p.name.endswith("_composite.tif"))
     with rasterio.open(composite) as src:
         shape = [src.height, src.width]

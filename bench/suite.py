@@ -199,10 +199,19 @@ def render(res: CompositeResults) -> str:
         "### Memory flatness (rs, same world, centred square AOIs)",
         flat,
         "### Where the time goes (best run of each variant)",
-        "rs stages are timed by wrapping the functions the runner calls (bench/stages.py); "
-        "`compute_wait` is the time the runner waits for computed blocks from the workers "
-        "(load + mask + median + NDVI + clear count), `scratch_write` writing them into the "
-        "tiled scratch GeoTIFFs, `cog_convert` the scratch -> COG copies with overviews.",
+        "rs stages are timed by wrapping the functions the runner and the composite product "
+        "call (bench/stages.py); nested calls are charged to the innermost stage only, so "
+        "stages and `other` add up to the work time. `api_start` / `api_stop`: the embedded "
+        "STAC API; `collection_check`: the API's collections checked before the first search; "
+        "`search`: the STAC search (`SourceSet.find`); `preflight`: asset headers opened "
+        "(`SourceSet.preflight`); `cluster_start` / `cluster_stop`: the local Dask cluster; "
+        "`graph_build`: the product's `build` outside every other stage (output grid, block "
+        "plan, block-task graph, asset metadata); `compute_wait`: the time the product waits "
+        "for computed blocks from the workers (`Runtime.compute_blocks`: load + mask + median "
+        "+ NDVI + clear count); `scratch_open` / `scratch_write`: creating, writing and closing "
+        "the tiled scratch GeoTIFFs; `cog_convert`: the scratch -> COG copies with overviews; "
+        "`layer_stats`: per-layer statistics; `quicklooks`: the PNGs; `stac_item`: building and "
+        "writing the output item; `run_report`: the run report.",
         f"**rs** ({px} px)\n\n" + _stage_table(rs.best),
         f"**rs** ({res.small.px} px)\n\n" + _stage_table(small.best),
         "**(a) sequential**\n\n" + _stage_table(a.best),
