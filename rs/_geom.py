@@ -1,27 +1,45 @@
-"""Pure lon/lat geometry helpers for :mod:`rs.aoi`: flattening parts and the antimeridian.
+"""Pure lon/lat geometry helpers: flattening parts, the antimeridian, STAC item footprints.
 
 A shape whose ring edges step more than 180° in longitude is read as crossing the antimeridian;
 :func:`split_antimeridian` cuts it into parts on either side of ±180 (RFC 7946 §3.1.9).
-:mod:`rs.aoi` re-exports :func:`split_antimeridian` as public API.
+:func:`lonlat_polygons` is the one repair of a lon/lat polygon: shift across the antimeridian
+first, then ``make_valid``, then split (a crossing ring is often invalid only as written, so
+repairing it before the shift would tear it). :mod:`rs.aoi` re-exports
+:func:`split_antimeridian` as public API; :func:`footprints_of` gives the footprints block
+planning uses (re-exported by :mod:`rs.pipeline.planning`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.errors import GEOSException
+from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
-from rs.errors import AoiError
+from rs.errors import AoiError, RsError
+
+if TYPE_CHECKING:
+    import pystac
 
 __all__ = [
+    "WORLD",
     "as_polygonal",
     "crosses_antimeridian",
     "flat_parts",
+    "footprints_of",
+    "lonlat_polygons",
     "shift_east",
     "split_antimeridian",
+    "split_or_world",
     "split_shifted",
 ]
+
+#: the footprint of a scene whose extent is unknown: it may touch any tile
+WORLD: BaseGeometry = box(-180.0, -90.0, 180.0, 90.0)
 
 
 def split_antimeridian(geom: BaseGeometry) -> Polygon | MultiPolygon:
@@ -90,3 +108,79 @@ def as_polygonal(geom: BaseGeometry | list[BaseGeometry]) -> Polygon | MultiPoly
         if p.geom_type == "Polygon" and not p.is_empty
     ]
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def lonlat_polygons(
+    geom: BaseGeometry, *, repair: bool = True, split: bool = True, where: str = "the geometry"
+) -> tuple[Polygon | MultiPolygon | None, str | None]:
+    """Valid polygonal lon/lat ``geom``, split at the antimeridian, and why it was invalid.
+
+    In order: a shape whose rings jump across ±180 (with ``split``) is shifted east so it is
+    continuous (:func:`shift_east`); an invalid result is repaired with ``shapely.make_valid``
+    (with ``repair``; else :class:`~rs.errors.AoiError` naming the reason); a shifted shape is
+    then cut at x = 180 (:func:`split_shifted`). Returns the polygons (``None`` when no area is
+    left) and the invalidity reason of the input (``None`` when it was valid). A ring enclosing
+    a pole raises :class:`~rs.errors.AoiError` (see :func:`crosses_antimeridian`).
+    """
+    west, _, east, _ = geom.bounds  # a ring can only jump 180° if it spans that much
+    crosses = split and east - west > 180.0 and crosses_antimeridian(geom, where=where)
+    if crosses:
+        geom = shapely.transform(geom, shift_east)
+    reason = None if geom.is_valid else str(shapely.is_valid_reason(geom))
+    if reason is not None:
+        if not repair:
+            raise AoiError(f"{where} is not a valid polygon: {reason}. "
+                           "Fix it (e.g. QGIS 'Fix geometries') or pass repair=True.")
+        geom = shapely.make_valid(geom)
+    parts = split_shifted(geom) if crosses else list(flat_parts(geom))
+    polys = [p for p in parts if p.geom_type == "Polygon" and p.area > 0]
+    return (as_polygonal(polys) if polys else None), reason
+
+
+def split_or_world(geom: BaseGeometry) -> BaseGeometry:
+    """:func:`split_antimeridian` of ``geom``, or :data:`WORLD` when it cannot be placed.
+
+    A ring around a pole, or one GEOS cannot cut, is placed everywhere rather than nowhere.
+    """
+    try:
+        return split_antimeridian(geom)
+    except (RsError, GEOSException):
+        return WORLD
+
+
+def _bbox_geometry(bbox: Sequence[float]) -> BaseGeometry:
+    west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+    if west > east:  # a bbox across the antimeridian (RFC 7946 §5.2)
+        parts = [box(west, south, 180.0, north), box(-180.0, south, east, north)]
+        return shapely.MultiPolygon(parts)
+    return box(west, south, east, north)
+
+
+def _footprint(geometry: dict[str, object]) -> BaseGeometry:
+    geom = shape(geometry)
+    if shapely.get_type_id(geom) in (3, 6):  # (Multi)Polygon
+        try:
+            polys, _ = lonlat_polygons(geom, where="the item geometry")
+        except (RsError, GEOSException):  # a ring around a pole, or beyond repair
+            return WORLD
+        if polys is not None:
+            return polys
+    return geom if geom.is_valid else shapely.make_valid(geom)
+
+
+def footprints_of(items: Sequence[pystac.Item]) -> list[BaseGeometry]:
+    """EPSG:4326 footprints of STAC items: ``geometry``, else ``bbox``, else the whole world.
+
+    A polygon is made valid and split at the antimeridian by :func:`lonlat_polygons`; one that
+    encloses a pole, or cannot be repaired, is :data:`WORLD` (planning never drops a scene it
+    cannot place). Other geometries (points, lines) are kept, made valid.
+    """
+    out: list[BaseGeometry] = []
+    for item in items:
+        if item.geometry:
+            out.append(_footprint(item.geometry))
+        elif item.bbox:
+            out.append(_bbox_geometry(item.bbox))
+        else:
+            out.append(WORLD)
+    return out

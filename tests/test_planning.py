@@ -232,3 +232,24 @@ def test_task_key__refuses_objects_without_a_deterministic_token() -> None:
 
     with pytest.raises(RuntimeError, match="deterministically"):
         task_key("rs-x", Opaque())
+
+
+def test_footprints_of__crossing_ring_invalid_only_before_the_split_keeps_its_area() -> None:
+    # valid once longitudes are continuous (x + 360 for x < 0), self-intersecting as given
+    shifted = shapely.Polygon([(178, 0), (182, 0), (182, 2), (180.5, 1), (178, 2)])
+    raw = [[x - 360.0 if x > 180 else x, y] for x, y in shifted.exterior.coords]
+    assert not shapely.Polygon(raw).is_valid
+    ring = {"type": "Polygon", "coordinates": [raw]}
+    (fp,) = footprints_of([item("x", ring, [178.0, 0.0, -178.0, 2.0])])
+    assert fp.is_valid and fp.area == pytest.approx(shifted.area)
+    assert fp.contains(shapely.Point(179.0, 1.5)) and fp.contains(shapely.Point(-178.5, 0.5))
+    assert not fp.contains(shapely.Point(-179.5, 1.5))  # the notch stays a notch
+    assert not fp.contains(shapely.Point(0.0, 1.0))
+
+
+def test_footprints_of__ring_around_a_pole_reaches_everything() -> None:
+    ring = {"type": "Polygon",
+            "coordinates": [[[-170.0, 80.0], [-10.0, 85.0], [100.0, 80.0], [170.0, 85.0],
+                             [-170.0, 80.0]]]}
+    (fp,) = footprints_of([item("pole", ring, [-180.0, 80.0, 180.0, 90.0])])
+    assert fp.equals(WORLD)

@@ -22,21 +22,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-import pystac
 import shapely
 from dask.base import tokenize
 from odc.geo.geobox import GeoBox, GeoboxTiles
 from pyproj import CRS, Transformer
-from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
-from rs._geom import split_antimeridian
-from rs.errors import RsError
+from rs._geom import WORLD, footprints_of, split_or_world
 
+# WORLD and footprints_of live in rs._geom (readers use them without importing the pipeline)
 __all__ = ["WORLD", "PlannedBlock", "footprints_of", "plan_blocks", "task_key", "tile_outlines"]
-
-#: the footprint of a scene whose extent is unknown: it may touch any tile
-WORLD: BaseGeometry = box(-180.0, -90.0, 180.0, 90.0)
 
 _LONLAT = CRS.from_epsg(4326)
 
@@ -100,17 +95,10 @@ def tile_outlines(geobox: GeoBox, block: tuple[int, int]) -> np.ndarray:
     outlines[bad] = WORLD
     across = ~bad & (np.abs(np.diff(x, axis=1)) > 180.0).any(axis=1)
     for n in np.flatnonzero(across):
-        outlines[n] = _split_or_world(outlines[n])
+        outlines[n] = split_or_world(outlines[n])
     invalid = ~bad & ~shapely.is_valid(outlines)
     outlines[invalid] = shapely.make_valid(outlines[invalid])
     return outlines
-
-
-def _split_or_world(geom: BaseGeometry) -> BaseGeometry:
-    try:
-        return split_antimeridian(geom)
-    except RsError:  # a ring around a pole: place it everywhere rather than nowhere
-        return WORLD
 
 
 def plan_blocks(
@@ -145,37 +133,6 @@ def plan_blocks(
         for iy in range(ny)
         for ix in range(nx)
     ]
-
-
-def _bbox_geometry(bbox: Sequence[float]) -> BaseGeometry:
-    west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
-    if west > east:  # a bbox across the antimeridian (RFC 7946 §5.2)
-        parts = [box(west, south, 180.0, north), box(-180.0, south, east, north)]
-        return shapely.MultiPolygon(parts)
-    return box(west, south, east, north)
-
-
-def footprints_of(items: Sequence[pystac.Item]) -> list[BaseGeometry]:
-    """EPSG:4326 footprints of STAC items: ``geometry``, else ``bbox``, else the whole world.
-
-    A polygon whose ring jumps across ±180 is split at the antimeridian; an invalid one is
-    repaired (``shapely.make_valid``).
-    """
-    out: list[BaseGeometry] = []
-    for item in items:
-        geom: BaseGeometry
-        if item.geometry:
-            geom = shape(item.geometry)
-            geom = geom if geom.is_valid else shapely.make_valid(geom)
-            west, _, east, _ = geom.bounds  # a ring can only jump 180° if it spans that much
-            if east - west > 180.0 and shapely.get_type_id(geom) in (3, 6):  # (Multi)Polygon
-                geom = _split_or_world(geom)
-        elif item.bbox:
-            geom = _bbox_geometry(item.bbox)
-        else:
-            geom = WORLD
-        out.append(geom if geom.is_valid else shapely.make_valid(geom))
-    return out
 
 
 def task_key(prefix: str, *parts: Any) -> str:
