@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -33,9 +32,10 @@ import pandas as pd
 import pyogrio
 import shapely
 from pyproj import CRS
-from shapely.geometry import MultiPolygon, Polygon, box, shape
+from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from rs._bbox import BBOX_HELP, bbox_polygon, looks_like_bbox
 from rs._geom import (
     as_polygonal,
     crosses_antimeridian,
@@ -65,35 +65,6 @@ _READ_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
 
 class AoiWarning(RsWarning):
     """An AOI was changed on the way in (rows dropped, geometries repaired)."""
-
-
-_BBOX_HELP = ("a bbox needs 4 numbers 'minx,miny,maxx,maxy' in lon/lat degrees, "
-              "e.g. '118.6,31.9,118.9,32.2'")
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def looks_like_bbox(text: str) -> bool:
-    """Whether ``text`` was meant as a bbox rather than a file path.
-
-    True for a comma-separated string of 3 to 5 tokens, most of them (a strict majority)
-    numbers, without a path separator: ``"118.7,32.0,118.8"`` and ``"118.7,32.0,118.8,abc"``
-    are (malformed) bboxes; ``"aoi/region.geojson"`` and ``"a,b.shp"`` are not. A
-    well-formed bbox is of course one too. :func:`load_aoi` refuses a malformed one with an
-    :class:`AoiError` instead of looking for a file of that name.
-    """
-    if not isinstance(text, str) or "/" in text or "\\" in text:
-        return False
-    tokens = [t.strip() for t in text.split(",")]
-    if not 3 <= len(tokens) <= 5:
-        return False
-    return sum(_is_number(t) for t in tokens) * 2 > len(tokens)
 
 
 def load_aoi(
@@ -248,10 +219,10 @@ def _read(source: AoiSource, layer: str | None) -> _Raw:
             raise AoiError(f"The AOI string is not valid GeoJSON ({e}); fix the JSON.") from e
         return _Raw(_from_geojson(mapping), "aoi", "The GeoJSON string", True)
     if isinstance(source, str) and looks_like_bbox(source) and not Path(source).exists():
-        return _Raw(_frame([_bbox_polygon(source.split(","), source)]), "bbox", "The bbox",
+        return _Raw(_frame([bbox_polygon(source.split(","), source)]), "bbox", "The bbox",
                     True, split=False)
     if isinstance(source, Sequence) and not isinstance(source, str):
-        return _Raw(_frame([_bbox_polygon(list(source), str(source))]), "bbox", "The bbox",
+        return _Raw(_frame([bbox_polygon(list(source), str(source))]), "bbox", "The bbox",
                     True, split=False)
     if isinstance(source, str | os.PathLike):
         return _read_file(Path(source), layer)
@@ -263,7 +234,7 @@ def _read_file(path: Path, layer: str | None) -> _Raw:
     where = f"AOI file '{path}'"
     if not path.exists():
         if looks_like_bbox(path.name):
-            raise AoiError(f"The AOI {path.name!r} looks like a bbox, not a file: {_BBOX_HELP}. "
+            raise AoiError(f"The AOI {path.name!r} looks like a bbox, not a file: {BBOX_HELP}. "
                            f"(No file {path} exists either.)")
         raise AoiError(f"{where} does not exist; check the path (relative paths are resolved "
                        f"from {Path.cwd()}).")
@@ -308,53 +279,6 @@ def _from_geojson(obj: Mapping[str, Any]) -> gpd.GeoDataFrame:
     if crs_name:
         gdf = gdf.set_crs(crs_name)
     return gdf
-
-
-def _bbox_polygon(parts: list[Any], text: str) -> Polygon | MultiPolygon:
-    """The box of bbox ``parts``; ``minx > maxx`` is a box across the antimeridian.
-
-    Refuses with the fix: not 4 values, non-numbers, non-finite values, values outside
-    lon/lat ranges, ``miny >= maxy``, ``minx == maxx``, and ``minx > maxx`` unless it really
-    crosses ±180 (``minx > 0 > maxx`` and less than 180° wide), which catches swapped x values.
-    """
-    msg = f"The AOI {text!r} looks like a bbox but "
-    if len(parts) != 4:
-        raise AoiError(msg + f"has {len(parts)} values: {_BBOX_HELP}. If this was meant as a "
-                       "file path, the file does not exist.")
-    bad = [str(p).strip() for p in parts if not _is_number_like(p)]
-    if bad:
-        raise AoiError(msg + f"{bad[0]!r} is not a number: every value must be a number; "
-                       f"{_BBOX_HELP}.")
-    minx, miny, maxx, maxy = (float(p) for p in parts)
-    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        raise AoiError(msg + f"has values that are not finite numbers: {_BBOX_HELP}.")
-    if not (max(abs(minx), abs(maxx)) <= 180 and max(abs(miny), abs(maxy)) <= 90):
-        raise AoiError(msg + "is out of range: longitudes must be within -180..180 and "
-                       "latitudes within -90..90 (lon/lat degrees, not projected metres); "
-                       f"{_BBOX_HELP}.")
-    if miny >= maxy:
-        raise AoiError(msg + f"miny {miny:g} is not below maxy {maxy:g}: need miny < maxy; "
-                       f"{_BBOX_HELP}.")
-    if minx == maxx:
-        raise AoiError(msg + f"has no width: need minx != maxx; {_BBOX_HELP}.")
-    if minx < maxx:
-        return box(minx, miny, maxx, maxy)
-    if not (minx > 0 > maxx and maxx + 360.0 - minx < 180.0):
-        raise AoiError(msg + f"minx {minx:g} is not below maxx {maxx:g} (swapped?): need "
-                       f"minx < maxx; {_BBOX_HELP}. Only a bbox across the antimeridian has "
-                       "minx > maxx, e.g. '170,-10,-170,10'.")
-    sides = [box(minx, miny, 180.0, maxy), box(-180.0, miny, maxx, maxy)]  # across ±180
-    return as_polygonal([p for p in sides if p.area > 0])
-
-
-def _is_number_like(value: Any) -> bool:
-    if isinstance(value, str):
-        return _is_number(value.strip())
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 # --- normalising -------------------------------------------------------------------------------

@@ -343,3 +343,13 @@ def test_load_aoi__bbox_round_trips(x, y):
     _assert_normalised(aoi.gdf)
     assert aoi.bbox == (minx, miny, maxx, maxy)
     assert aoi.crosses_antimeridian == (minx > maxx)
+
+
+def test_looks_like_bbox__one_recogniser_shared_with_rs_bbox():
+    import rs._bbox
+
+    assert looks_like_bbox is rs._bbox.looks_like_bbox
+    # numbers given as strings or numbers are read alike (one number test for both)
+    assert load_aoi([" 1", "2 ", 3, 4.0]).geometry[0].equals(box(1, 2, 3, 4))
+    with pytest.raises(AoiError, match="'x' is not a number"):
+        load_aoi([1, 2, 3, "x"])
