@@ -13,6 +13,7 @@ from affine import Affine
 
 from rs.errors import AssetReadError
 from rs.load import SkippedScene, check_assets
+from rs.load._preflight import raise_or_report
 
 
 def _tif(path: Path) -> Path:
@@ -79,3 +80,20 @@ def test_check_assets__band_without_asset_is_skipped(items):
 def test_check_assets__all_good_passes_through(items):
     readable, skipped = check_assets(items[:1], ["red", "nir"], on_error="fail")
     assert readable == items[:1] and skipped == []
+
+
+def test_raise_or_report__splits_by_reason_or_raises_for_the_first_bad_one():
+    bad = SkippedScene("b", "red", "cannot open", "file:///b.tif")
+    worse = SkippedScene("c", "nir", "gone", "file:///c.tif")
+    assert raise_or_report(["a", "b", "c"], [None, bad, worse], "skip", "item") == (
+        ["a"], [bad, worse]
+    )
+    with pytest.raises(AssetReadError, match=r"item 'b': 'red' at file:///b\.tif.*cannot open"):
+        raise_or_report(["a", "b", "c"], [None, bad, worse], "fail", "item")
+    with pytest.raises(ValueError, match="on_error"):
+        raise_or_report([], [], "ignore", "item")  # type: ignore[arg-type]
+
+
+def test_check_assets__unknown_policy_refused_before_opening(items):
+    with pytest.raises(ValueError, match="on_error"):
+        check_assets(items, ["red"], on_error="ignore")  # type: ignore[arg-type]

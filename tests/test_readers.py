@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from odc.geo.geobox import GeoBox
 from shapely.geometry import box
 
 from rs.errors import AssetReadError, SourceError
+from rs.load._preflight import local_path
 from rs.load.readers import (
     InputRef,
     OpticalReader,
     Reader,
     SwathReader,
     TableReader,
+    file_key,
     s5p_times,
 )
 from rs.pipeline.planning import plan_blocks
@@ -45,6 +48,12 @@ def s5p_meta() -> Path:
 
 def sha16(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def stat_key(path: Path) -> str:
+    """The fingerprint readers give a local file: name, size and mtime, not its bytes."""
+    st = path.stat()
+    return hashlib.sha256(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
 def write_swath(path: Path, *, variables: tuple[str, ...] = ("PRODUCT/qa_value",),
@@ -84,7 +93,8 @@ def test_swath_reader_find__real_s5p_files_dated_by_name_with_checksums(s5p_meta
     for ref in refs:
         path = s5p_meta / f"{ref.id}.nc"
         assert ref.href == path.resolve().as_uri()
-        assert ref.checksum == sha16(path)
+        assert ref.checksum == stat_key(path) == file_key(path)
+        assert ref.checksum != sha16(path), "a cheap key, not a hash of the whole file"
         assert ref.geometry is None and ref.item is None
 
 
@@ -156,6 +166,48 @@ def test_swath_reader_find__recursive_sorted_and_dated_by_attribute(tmp_path: Pa
     ]
 
 
+def test_swath_reader_find__key_follows_size_and_mtime_and_pattern_selects_files(
+    tmp_path: Path,
+) -> None:
+    a = write_swath(tmp_path / s5p_name("20210601T100000", "20210601T114000"))
+    b = write_swath(tmp_path / "sub" / s5p_name("20210602T100000", "20210602T114000",
+                                                product="L2__NO2___"))
+    (before,) = SwathReader().find(a)
+    assert before.checksum == stat_key(a)
+    st = a.stat()
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # rewritten, same bytes
+    (after,) = SwathReader().find(a)
+    assert after.checksum == stat_key(a) and after.checksum != before.checksum
+    copy = tmp_path / "other" / a.name
+    copy.parent.mkdir()
+    shutil.copy2(a, copy)
+    assert SwathReader().find(copy)[0].checksum == after.checksum, "same name, size, mtime"
+    assert [r.href for r in SwathReader().find(tmp_path, pattern="*_L2__NO2___*.nc")] == [
+        b.resolve().as_uri()
+    ]
+    assert len(SwathReader().find(tmp_path)) == 3
+    assert SwathReader().find(tmp_path, pattern="*.h5") == []
+
+
+def test_local_path__file_uris_plain_paths_and_remote_urls() -> None:
+    assert local_path("file:///data/a%20b.nc") == Path("/data/a b.nc")
+    assert local_path("/data/x.nc") == Path("/data/x.nc")
+    assert local_path("rel/x.nc") == Path("rel/x.nc")
+    assert local_path("https://h/x.nc") is None
+    assert local_path("s3://bucket/x.nc") is None
+
+
+def test_preflight__remote_swaths_and_tables_are_skipped_with_the_fix() -> None:
+    swath = InputRef("s", "https://h/s.nc", dt.datetime(2021, 6, 1, tzinfo=UTC), None)
+    table = InputRef("t", "https://h/t.csv", None, None)
+    for reader, ref in ((SwathReader(), swath), (TableReader(), table)):
+        ok, skipped = reader.preflight([ref], on_error="skip", needs={})
+        assert ok == [] and skipped[0].item_id == ref.id
+        assert skipped[0].reason == "remote files are not supported yet; use a folder source"
+        with pytest.raises(AssetReadError, match="remote files are not supported yet"):
+            reader.preflight([ref], on_error="fail", needs={})
+
+
 def test_swath_reader_find__missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="nowhere"):
         SwathReader().find(tmp_path / "nowhere")
@@ -221,7 +273,7 @@ def test_table_reader__columns_present_or_missing(tmp_path: Path, station_frame:
     else:
         station_frame.to_parquet(path)
     (ref,) = TableReader().find(path)
-    assert ref.id == "stations" and ref.checksum == sha16(path)
+    assert ref.id == "stations" and ref.checksum == stat_key(path) == file_key(path)
     assert ref.href == path.resolve().as_uri()
     ok, skipped = TableReader().preflight([ref], on_error="fail",
                                           needs={"columns": ["station", "no2"]})

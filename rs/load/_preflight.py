@@ -4,6 +4,9 @@ A scene whose asset is missing or is not a raster becomes a :class:`SkippedScene
 ``on_error="skip"``) or an :class:`~rs.errors.AssetReadError` naming item, asset and href
 (``on_error="fail"``). Only headers are read: this is cheap and catches dead links before Dask
 workers hit them mid-computation.
+
+Every reader (``rs.load.readers``) ends its preflight with :func:`raise_or_report`, the one
+place the skip/fail policy is applied, and finds local files with :func:`local_path`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TypeVar
 from urllib.parse import unquote, urlparse
 
 import pystac
@@ -21,9 +25,20 @@ from rasterio.errors import RasterioError
 from rs.errors import AssetReadError, SourceError
 from rs.load.bands import detect_product, mask_band_for, resolve_assets
 
-__all__ = ["GDAL_ENV", "OnError", "SkippedScene", "check_assets"]
+__all__ = [
+    "GDAL_ENV",
+    "OnError",
+    "SkippedScene",
+    "check_assets",
+    "local_path",
+    "raise_or_report",
+]
 
 OnError = Literal["skip", "fail"]
+
+_SKIP_HINT = "skip such inputs (on_error='skip'; in a pipeline spec on_scene_error: skip)"
+
+_T = TypeVar("_T")
 
 #: GDAL options for header reads: do not list sibling files (slow on object stores).
 GDAL_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
@@ -39,11 +54,46 @@ class SkippedScene:
     href: str = ""
 
 
-def _gdal_path(href: str) -> str:
+def local_path(href: str) -> Path | None:
+    """The local path of a ``file://`` URI or a plain path; ``None`` for other schemes.
+
+    >>> local_path("file:///data/a%20b.nc"), local_path("https://h/x.nc")
+    (PosixPath('/data/a b.nc'), None)
+    """
     parsed = urlparse(href)
     if parsed.scheme == "file":
-        return unquote(parsed.path)
-    return href
+        return Path(unquote(parsed.path))
+    if len(parsed.scheme) <= 1:  # no scheme, or a Windows drive letter ("C:\\data\\x.tif")
+        return Path(href)
+    return None
+
+
+def _gdal_path(href: str) -> str:
+    """What GDAL opens for ``href``: the local path of a file, else the URL as given."""
+    path = local_path(href)
+    return href if path is None else str(path)
+
+
+def raise_or_report(
+    inputs: Sequence[_T], reasons: Sequence[SkippedScene | None], on_error: OnError, what: str
+) -> tuple[list[_T], list[SkippedScene]]:
+    """Split ``inputs`` by ``reasons`` (``None`` = usable), or raise for the first bad one.
+
+    ``reasons[n]`` is why ``inputs[n]`` cannot be used. With ``on_error="fail"`` the first bad
+    input (in input order) raises :class:`AssetReadError` naming ``what``, its id, asset, href
+    and reason; with ``"skip"`` returns the usable inputs (order kept) and the bad ones' rows.
+    """
+    if on_error not in ("skip", "fail"):
+        raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
+    bad = [r for r in reasons if r is not None]
+    if on_error == "fail" and bad:
+        first = bad[0]
+        raise AssetReadError(
+            f"{what} {first.item_id!r}: {first.asset!r} at {first.href or '(no href)'} is "
+            f"unusable ({first.reason}); fix or remove it, or {_SKIP_HINT}"
+        )
+    good = [x for x, r in zip(inputs, reasons, strict=True) if r is None]
+    return good, bad
 
 
 def _open_header(href: str) -> str | None:
@@ -80,7 +130,7 @@ def check_assets(
     skipped item (its first failing asset). With ``on_error="fail"`` the first failure (in input
     order) raises :class:`AssetReadError` naming the item, asset and href.
     """
-    if on_error not in ("skip", "fail"):
+    if on_error not in ("skip", "fail"):  # before any header is opened
         raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
     checks: list[_Check] = []
     failures: dict[int, SkippedScene] = {}
@@ -95,20 +145,13 @@ def check_assets(
         checks.extend(_Check(item, key, item.assets[key].href) for key in keys.values())
 
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        reasons = list(pool.map(lambda c: _open_header(c.href), checks))
+        opened = list(pool.map(lambda c: _open_header(c.href), checks))
 
     index = {id(item): n for n, item in enumerate(items)}
-    for check, reason in zip(checks, reasons, strict=True):
+    for check, reason in zip(checks, opened, strict=True):
         n = index[id(check.item)]
         if reason is not None and n not in failures:
             failures[n] = SkippedScene(check.item.id, check.asset, reason, check.href)
 
-    if on_error == "fail" and failures:
-        first = failures[min(failures)]
-        raise AssetReadError(
-            f"item {first.item_id!r}: asset {first.asset!r} at {first.href or '(no href)'} "
-            f"is unreadable ({first.reason}); fix or remove the scene, or skip such scenes "
-            "(on_error='skip'; in a pipeline spec on_scene_error: skip)"
-        )
-    readable = [item for n, item in enumerate(items) if n not in failures]
-    return readable, [failures[n] for n in sorted(failures)]
+    reasons = [failures.get(n) for n in range(len(items))]
+    return raise_or_report(items, reasons, on_error, "item")

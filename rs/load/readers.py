@@ -12,9 +12,13 @@ input (in input order) raises :class:`~rs.errors.AssetReadError` naming it.
 Readers::
 
     OpticalReader()   preflight = rs.load.check_assets on the items (needs: bands, mask)
-    SwathReader()     find(folder_or_paths, start, end); preflight = opens as NetCDF4/HDF5 and
-                      has the groups/variables in needs["variables"] (e.g. "PRODUCT/qa_value")
+    SwathReader()     find(folder_or_paths, start, end, pattern="*.nc"); preflight = opens as
+                      NetCDF4/HDF5 and has the groups/variables in needs["variables"]
+                      (e.g. "PRODUCT/qa_value")
     TableReader()     find(path); preflight = CSV/Parquet readable with needs["columns"]
+
+Swath and table files must be local (a plain path or ``file://``); preflight skips (or fails on)
+a remote href. The skip/fail policy and path parsing live in :mod:`rs.load._preflight`.
 """
 
 from __future__ import annotations
@@ -26,15 +30,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
-from urllib.parse import unquote, urlparse
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pystac
 from shapely.geometry.base import BaseGeometry
 
-from rs.errors import AssetReadError, SourceError
-from rs.load._preflight import SkippedScene, check_assets
-from rs.pipeline.planning import footprints_of
+from rs._geom import footprints_of
+from rs.errors import SourceError
+from rs.load._preflight import (
+    OnError,
+    SkippedScene,
+    check_assets,
+    local_path,
+    raise_or_report,
+)
 
 __all__ = [
     "InputRef",
@@ -43,24 +52,21 @@ __all__ = [
     "Reader",
     "SwathReader",
     "TableReader",
-    "file_checksum",
-    "local_path",
-    "raise_or_report",
+    "file_key",
     "s5p_times",
 ]
 
-OnError = Literal["skip", "fail"]
-
-_SKIP_HINT = "skip such inputs (on_error='skip'; in a pipeline spec on_scene_error: skip)"
+_REMOTE = "remote files are not supported yet; use a folder source"
 
 
 @dataclass(frozen=True)
 class InputRef:
     """One input of a run: a scene, a swath file or a table.
 
-    ``geometry`` is the EPSG:4326 footprint when known; ``checksum`` the first 16 hex digits of
-    the sha256 of a local file (what a run key of a local file is made of); ``item`` the STAC
-    item when there is one.
+    ``geometry`` is the EPSG:4326 footprint when known; ``item`` the STAC item when there is
+    one. ``checksum`` is the :func:`file_key` of a local file (a fingerprint of its name, size
+    and modification time, not of its bytes: what a run key of a local file is made of, so a
+    replaced or rewritten file gives a new key), ``None`` for STAC scenes and missing files.
     """
 
     id: str
@@ -83,7 +89,10 @@ class InputRef:
 class Reader(Protocol):
     """Checks inputs of one kind before a run (``kind``: "optical", "swaths", "table", ...)."""
 
-    kind: str
+    @property
+    def kind(self) -> str:
+        """The kind of input this reader checks (a class constant of each reader)."""
+        ...
 
     def preflight(
         self, refs: Sequence[InputRef], *, on_error: OnError, needs: Mapping[str, Any]
@@ -92,45 +101,23 @@ class Reader(Protocol):
         ...
 
 
-def local_path(href: str) -> Path:
-    """The local path of a ``file://`` URI or a plain path."""
-    parsed = urlparse(href)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    return Path(href)
+def file_key(path: Path | str) -> str:
+    """A cheap fingerprint of a local file: 16 hex digits of the sha256 of its name, size and
+    modification time (``st_mtime_ns``), read from one ``stat``; the content is not read.
+
+    Raises ``OSError`` when the file cannot be stat'ed.
+    """
+    p = Path(path)
+    st = p.stat()
+    text = f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def file_checksum(path: Path | str, *, chunk: int = 1 << 20) -> str:
-    """The first 16 hex digits of the sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def _checksum_or_none(path: Path) -> str | None:
+def _key_or_none(path: Path) -> str | None:
     try:
-        return file_checksum(path)
+        return file_key(path)
     except OSError:
         return None
-
-
-def raise_or_report(
-    refs: Sequence[InputRef], reasons: Sequence[SkippedScene | None], on_error: OnError, what: str
-) -> tuple[list[InputRef], list[SkippedScene]]:
-    """Split ``refs`` by ``reasons`` (``None`` = readable), or raise for the first bad one."""
-    if on_error not in ("skip", "fail"):
-        raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
-    bad = [r for r in reasons if r is not None]
-    if on_error == "fail" and bad:
-        first = bad[0]
-        raise AssetReadError(
-            f"{what} {first.item_id!r} at {first.href or '(no href)'} is unusable "
-            f"({first.asset}: {first.reason}); fix or remove it, or {_SKIP_HINT}"
-        )
-    good = [ref for ref, r in zip(refs, reasons, strict=True) if r is None]
-    return good, bad
 
 
 # --- optical scenes ------------------------------------------------------------------------------
@@ -145,7 +132,7 @@ class OpticalReader:
     """
 
     max_workers: int = 8
-    kind: str = "optical"
+    kind: ClassVar[str] = "optical"
 
     def preflight(
         self, refs: Sequence[InputRef], *, on_error: OnError, needs: Mapping[str, Any]
@@ -255,14 +242,14 @@ class _SwathFile:
     end: dt.datetime | None
 
 
-def _walk(folder_or_paths: Path | str | Iterable[Path | str]) -> list[Path]:
+def _walk(folder_or_paths: Path | str | Iterable[Path | str], pattern: str) -> list[Path]:
     if isinstance(folder_or_paths, str | Path):
         root = Path(folder_or_paths)
         if root.is_dir():
-            return sorted(p for p in root.rglob("*.nc") if p.is_file())
+            return sorted(p for p in root.rglob(pattern) if p.is_file())
         if not root.exists():
             raise SourceError(
-                f"swath folder or file {root} does not exist; give a folder of *.nc files "
+                f"swath folder or file {root} does not exist; give a folder of {pattern} files "
                 "or a list of files"
             )
         return [root]
@@ -283,6 +270,8 @@ def _check_swath(ref: InputRef, variables: Sequence[str]) -> SkippedScene | None
     import h5netcdf
 
     path = local_path(ref.href)
+    if path is None:
+        return SkippedScene(ref.id, "file", _REMOTE, ref.href)
     if not path.is_file():
         return SkippedScene(ref.id, "file", "file not found", ref.href)
     try:
@@ -313,24 +302,28 @@ class SwathReader:
     """
 
     max_workers: int = 4
-    kind: str = "swaths"
+    kind: ClassVar[str] = "swaths"
 
     def find(
         self,
         folder_or_paths: Path | str | Iterable[Path | str],
         start: dt.date | dt.datetime | str | None = None,
         end: dt.date | dt.datetime | str | None = None,
+        *,
+        pattern: str = "*.nc",
     ) -> list[InputRef]:
-        """Swath files (``*.nc``, recursively) whose sensing period overlaps [start, end].
+        """Swath files (``pattern``, recursively) whose sensing period overlaps [start, end].
 
-        A date bound covers its whole day; naive datetimes are UTC. A file whose time cannot
-        be found (not an S5P name, no readable attribute) is kept with ``datetime=None``, so
-        that :meth:`preflight` reports it instead of it vanishing from the run. Refs come
-        sorted by start time (unknown last), then path; each carries the file's checksum.
+        ``pattern`` is a glob matched against file names below a folder (``"*.nc"``,
+        ``"S5P_*_L2__CH4___*.nc"``); explicit paths are taken as given. A date bound covers
+        its whole day; naive datetimes are UTC. A file whose time cannot be found (not an S5P
+        name, no readable attribute) is kept with ``datetime=None``, so that :meth:`preflight`
+        reports it instead of it vanishing from the run. Refs come sorted by start time
+        (unknown last), then path; each carries the file's :func:`file_key` as ``checksum``.
         """
         lo, hi = _as_utc_bound(start, end=False), _as_utc_bound(end, end=True)
         files = []
-        for path in _walk(folder_or_paths):
+        for path in _walk(folder_or_paths, pattern):
             times = s5p_times(path.name)
             t0, t1 = times if times is not None else _coverage_times(path)
             files.append(_SwathFile(path, t0, t1 or t0))
@@ -340,12 +333,10 @@ class SwathReader:
             or ((hi is None or f.start <= hi) and (lo is None or (f.end or f.start) >= lo))
         ]
         kept.sort(key=lambda f: (f.start is None, f.start or dt.datetime.min, str(f.path)))
-        with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
-            sums = list(pool.map(lambda f: _checksum_or_none(f.path), kept))
         return [
             InputRef(f.path.name.removesuffix(".nc"), f.path.resolve().as_uri(), f.start, None,
-                     checksum)
-            for f, checksum in zip(kept, sums, strict=True)
+                     _key_or_none(f.path))
+            for f in kept
         ]
 
     def preflight(
@@ -381,6 +372,8 @@ def _table_columns(path: Path) -> list[str]:
 
 def _check_table(ref: InputRef, columns: Sequence[str]) -> SkippedScene | None:
     path = local_path(ref.href)
+    if path is None:
+        return SkippedScene(ref.id, "file", _REMOTE, ref.href)
     if not path.is_file():
         return SkippedScene(ref.id, "file", "file not found", ref.href)
     try:
@@ -399,13 +392,14 @@ def _check_table(ref: InputRef, columns: Sequence[str]) -> SkippedScene | None:
 class TableReader:
     """A CSV or Parquet table (station series, matchups, ...) as one input."""
 
-    kind: str = "table"
+    kind: ClassVar[str] = "table"
 
     def find(self, path: Path | str) -> list[InputRef]:
-        """One ref for the file at ``path`` (with its checksum; ``None`` if it does not exist)."""
+        """One ref for the file at ``path`` (``checksum``: its :func:`file_key`, ``None`` if it
+        does not exist)."""
         p = Path(path)
         stem = p.name.split(".")[0] or p.name
-        return [InputRef(stem, p.resolve().as_uri(), None, None, _checksum_or_none(p))]
+        return [InputRef(stem, p.resolve().as_uri(), None, None, _key_or_none(p))]
 
     def preflight(
         self, refs: Sequence[InputRef], *, on_error: OnError, needs: Mapping[str, Any]

@@ -7,8 +7,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rs.load._preflight import SkippedScene
-from rs.load.readers import InputRef, OnError, raise_or_report
+from rs.load._preflight import OnError, SkippedScene, raise_or_report
+from rs.load.readers import InputRef
 
 __all__ = ["FakeReader"]
 
