@@ -124,8 +124,9 @@ def instrument_runner(clock: StageClock) -> None:
     rs.pipeline.inputs.open_source = c.context(
         rs.pipeline.inputs.open_source, "api_start", "api_stop"
     )
-    rs.sources.stac.check_collections = c.function(
-        rs.sources.stac.check_collections, "collection_check"
+    # search_items checks the collections itself (once per search), by this module-level name
+    rs.sources.stac._check_collections = c.function(
+        rs.sources.stac._check_collections, "collection_check"
     )
     SourceSet.find = c.function(SourceSet.find, "search")  # type: ignore[method-assign]
     SourceSet.preflight = c.function(SourceSet.preflight, "preflight")  # type: ignore[method-assign]

@@ -22,7 +22,6 @@ from rs.sources import stac
 from rs.sources.local import EmbeddedStacApi, build_api_files
 from rs.sources.stac import (
     PropertyFilter,
-    check_collections,
     list_collections,
     matches,
     normalize_filters,
@@ -175,16 +174,37 @@ def test_search_items__one_of_two_collections_missing_is_refused(api: EmbeddedSt
     assert "Did you mean 'sentinel-2-l2a'" in str(info.value)
 
 
-def test_check_collections__known_passes_unknown_raises(api: EmbeddedStacApi) -> None:
-    assert check_collections(api.url, ["sentinel-2-l2a"], timeout=5, retries=1) is None
-    with pytest.raises(UnknownCollectionError, match="no collection 'sentinel-1-grd'"):
-        check_collections(api.url, "sentinel-1-grd", timeout=5, retries=1)
+def test_search_items__checks_collections_known_passes_unknown_raises(
+    api: EmbeddedStacApi,
+) -> None:
+    assert search_items(api.url, ["sentinel-2-l2a"], max_items=1, timeout=5, retries=1)
+    with pytest.raises(UnknownCollectionError, match="no collection 'sentinel-1-grd'") as info:
+        search_items(api.url, "sentinel-1-grd", timeout=5, retries=1)
+    assert "Fix the source's `collections`" in str(info.value)
 
 
-def test_check_collections__api_without_collections_endpoint_is_not_checked() -> None:
+def test_search_items__api_without_collections_endpoint_is_not_checked() -> None:
     with FakeStacApi() as fake:  # advertises core + item-search only: no /collections
-        check_collections(fake.url, ["c"], timeout=5, retries=0)
+        assert search_items(fake.url, ["c"], timeout=5, retries=0) == []
     assert fake.hits["/collections/c"] == 0 and fake.hits["/collections"] == 0
+    assert fake.hits["/search"] == 1
+
+
+def test_search_items__asks_for_each_collection_once() -> None:
+    with FakeStacApi(conforms_to=[
+        "https://api.stacspec.org/v1.0.0/core",
+        "https://api.stacspec.org/v1.0.0/item-search",
+        "https://api.stacspec.org/v1.0.0/collections",
+    ]) as fake:
+        fake.routes["/collections/c"] = Route(final=lambda api: (200, {
+            "type": "Collection", "stac_version": "1.1.0", "id": "c", "description": "c",
+            "license": "other", "links": [],
+            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                       "temporal": {"interval": [[None, None]]}},
+        }, {}))
+        assert search_items(fake.url, ["c", "c"], timeout=5, retries=0) == []
+    assert fake.hits["/collections/c"] == 1
+    assert fake.hits["/search"] == 1
 
 
 def test_list_collections__lists_the_served_collection(api: EmbeddedStacApi) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pystac
 
-from rs._cache import cache_dir
+from rs._cache import api_files_dir, cache_dir
 from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import StacSource
 
-__all__ = ["cache_dir", "demo_world_root", "open_source", "resolve_modifier"]
+__all__ = ["demo_world_root", "open_source", "resolve_modifier"]
 
 
 def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
@@ -27,12 +27,14 @@ def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise SpecError(
-            f"source.modifier {path!r}: cannot import {module_name!r} ({e}); install it "
+            f"the source's `modifier` {path!r}: cannot import {module_name!r} ({e}); install it "
             "in rs's environment"
         ) from e
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise SpecError(f"source.modifier {path!r}: {module_name} has no function {attr!r}")
+        raise SpecError(
+            f"the source's `modifier` {path!r}: {module_name} has no function {attr!r}"
+        )
     return fn
 
 
@@ -58,14 +60,8 @@ def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
         folder = root
     else:
         folder = Path(str(source.embedded))
-    api_dir = cache_dir() / "api" / _slug(folder)
-    files = build_api_files([folder], api_dir)
+    files = build_api_files([folder], api_files_dir([folder]))
     with EmbeddedStacApi(files) as api:
         reporter.stage(f"embedded STAC API serving {folder} at {api.url}")
         yield api.url
 
-
-def _slug(folder: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]

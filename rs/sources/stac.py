@@ -59,7 +59,6 @@ __all__ = [
     "OPERATORS",
     "DatetimeLike",
     "PropertyFilter",
-    "check_collections",
     "item_sort_key",
     "list_collections",
     "matches",
@@ -265,7 +264,8 @@ def search_items(
     Raises:
         SpecError: invalid arguments (both bbox and intersects, unknown filter operator, ...).
         UnknownCollectionError: a collection in ``collections`` is not in the API (checked
-            before searching; see :func:`check_collections`).
+            once, here, before searching; an API without Collections/Features endpoints
+            cannot be checked and is searched as it is).
         SourceUnavailableError: the API could not be reached, or kept answering 5xx or timing
             out, after ``retries`` retries.
         SourceError: the API rejected the search (4xx, message included) or is not a STAC API.
@@ -363,7 +363,6 @@ def list_collections(
         close_client(client)
 
 
-
 def _server_items(search: Any, url: str, *, retries: int, timeout: float) -> Iterator[pystac.Item]:
     """``search.items()``, with only the fetching and parsing of each item under stac_errors."""
     pages = iter(search.items())  # a generator: nothing is fetched until next()
@@ -408,39 +407,6 @@ def _check_collections(
             break
     raise UnknownCollectionError(
         f"STAC API {url} has no collection {names}; it has: {listed}. "
-        f"Fix source.collections (ids are case-sensitive).{hint}"
+        f"Fix the source's `collections` (ids are case-sensitive).{hint}"
     )
 
-
-def check_collections(
-    url: str,
-    collections: str | Sequence[str],
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    retries: int = DEFAULT_RETRIES,
-    modifier: Modifier | None = None,
-    backoff: float = DEFAULT_BACKOFF,
-    headers: dict[str, str] | None = None,
-) -> None:
-    """Check that every collection id in ``collections`` exists in the STAC API at ``url``.
-
-    :func:`search_items` does this itself before searching; a dry run can call it alone. An
-    API that advertises no Collections/Features endpoints cannot be checked and passes.
-    ``modifier`` is accepted so callers can pass the same source settings as to
-    :func:`search_items`; checking ids needs no signed hrefs, so it is not called.
-
-    Raises:
-        UnknownCollectionError: an id is missing; the message names it and lists the
-            collections the API has.
-        SourceUnavailableError: the API could not be reached after ``retries`` retries.
-        SourceError: the API answered with an error or with something that is not STAC.
-    """
-    del modifier  # collections are only listed, never read through their hrefs
-    ids = _normalize_collections(collections)
-    if not ids:
-        return
-    client = open_client(url, timeout=timeout, retries=retries, backoff=backoff, headers=headers)
-    try:
-        _check_collections(client, url, ids, retries=retries, timeout=timeout)
-    finally:
-        close_client(client)
