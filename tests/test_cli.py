@@ -75,6 +75,8 @@ def test_rs_run__unreachable_scheduler_exit_3(small_world, write_spec, rs_cli, t
     proc = rs_cli("run", str(spec), "--scheduler", f"tcp://127.0.0.1:{port}")
     assert proc.returncode == 3, proc.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in proc.stderr
+    # the runner probes the scheduler before any search: a refused connection is named as such
+    assert "refused" in proc.stderr
     out = tmp_path / "out"
     # nothing but the run report (a failure is recorded as data) is written
     written = [p.relative_to(out) for p in out.rglob("*") if p.is_file()] if out.exists() else []

@@ -87,17 +87,20 @@ def dask_client(
     by default: reading (GDAL) and the reductions release the GIL, and results need no copy to
     the writer; ``processes=True`` isolates them in their own processes.
 
+    The scheduler is not probed here: callers probe it first with :func:`probe_scheduler`
+    (the runner does, before any search), so a refused connection fails at once; here an
+    unreachable scheduler fails after Dask's own ``timeout``.
+
     Raises:
-        ClusterError: the scheduler cannot be reached (a refused connection is reported at
-            once, see :func:`probe_scheduler`), or a local cluster cannot start.
+        ClusterError: the scheduler cannot be reached within ``timeout`` seconds, or a local
+            cluster cannot start.
     """
     if scheduler:
-        probe_scheduler(scheduler, timeout)  # a refused connection fails now, not at timeout
         try:
             client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as e:
             raise ClusterError(
-                f"cannot reach the Dask scheduler at {scheduler} within {timeout:.0f} s: "
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({e}): "
                 "check the address and that the scheduler is running"
             ) from e
         try:
