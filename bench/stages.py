@@ -131,9 +131,10 @@ def instrument_runner(clock: StageClock) -> None:
     SourceSet.find = c.function(SourceSet.find, "search")  # type: ignore[method-assign]
     SourceSet.preflight = c.function(SourceSet.preflight, "preflight")  # type: ignore[method-assign]
     # the local Dask cluster, started on the first step that builds, closed with the run
-    rs.pipeline.cluster.dask_client = c.context(
-        rs.pipeline.cluster.dask_client, "cluster_start", "cluster_stop"
-    )
+    timed_client = c.context(rs.pipeline.cluster.dask_client, "cluster_start", "cluster_stop")
+    rs.pipeline.cluster.dask_client = timed_client
+    if hasattr(runner, "dask_client"):  # bound at import time by the runner
+        runner.dask_client = timed_client
     # the composite product: its build minus every stage below is the block plan, the block
     # task graph, the output grid and the asset metadata ("graph_build")
     product = PRODUCTS["composite"]

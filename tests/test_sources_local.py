@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
@@ -113,6 +114,36 @@ def test_build_api_files__bare_geotiff_with_date_in_name(tmp_path: Path) -> None
     assert 118.6 < item["bbox"][0] < 118.8 and 32.0 < item["bbox"][1] < 32.2
     assert list(item["assets"]) == ["data"]
     assert item["assets"]["data"]["href"] == tif.resolve().as_uri()
+
+
+def test_build_api_files__geotiff_without_crs_is_refused_once_saying_how(tmp_path: Path) -> None:
+    import rasterio
+
+    tif = tmp_path / "nocrs_20220415.tif"
+    from rasterio.transform import from_origin
+
+    with rasterio.open(tif, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint16",
+                       transform=from_origin(660000.0, 3552000.0, 10.0, 10.0)) as dst:
+        dst.write(np.ones((1, 4, 4), dtype="uint16"))
+    with pytest.raises(LocalSourceError) as info:
+        build_api_files([tif], tmp_path / "api")
+    message = str(info.value)
+    assert f"{tif} has no CRS" in message and "gdal_edit.py -a_srs" in message
+
+
+def test_build_api_files__proj_code_read_from_percent_encoded_file_uri(tmp_path: Path) -> None:
+    make_world(tmp_path / "w w", SPECS[:1])  # a space: the asset hrefs carry %20
+    item_json = next((tmp_path / "w w").rglob("*_L2A.json"))
+    item = json.loads(item_json.read_text())
+    del item["properties"]["proj:code"]
+    for asset in item["assets"].values():
+        asset.pop("proj:code", None)
+    assert "%20" in item["assets"]["red"]["href"]
+    item_json.write_text(json.dumps(item))
+
+    files = build_api_files([item_json], tmp_path / "api")
+    out = json.loads(files.items.read_text())["features"][0]
+    assert out["properties"]["proj:code"] == "EPSG:32650"
 
 
 def test_build_api_files__tiff_datetime_tag_wins_over_missing_name_date(tmp_path: Path) -> None:

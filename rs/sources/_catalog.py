@@ -78,30 +78,28 @@ def _file_uri(href: str, base_dir: Path) -> str:
     return (path if path.is_absolute() else base_dir / path).resolve().as_uri()
 
 
-def _local_path(href: str) -> Path | None:
-    parsed = urlparse(href)
-    if parsed.scheme == "file":
-        return Path(parsed.path)
-    return None if parsed.scheme else Path(href)
+def _proj_fields(src: rasterio.DatasetReader, path: Path) -> dict[str, Any]:
+    """``proj:code`` (or ``proj:wkt2``) / ``proj:shape`` / ``proj:transform`` of an open raster."""
+    if src.crs is None:
+        raise LocalSourceError(
+            f"{path} has no CRS; assign one before serving it (e.g. gdal_edit.py -a_srs EPSG:...)"
+        )
+    epsg = src.crs.to_epsg()
+    proj: dict[str, Any] = {"proj:code": f"EPSG:{epsg}" if epsg else None}
+    if epsg is None:
+        proj["proj:wkt2"] = src.crs.to_wkt()
+    proj["proj:shape"] = [src.height, src.width]
+    proj["proj:transform"] = list(src.transform)[:6]
+    return proj
 
 
 def _raster_proj(path: Path) -> dict[str, Any]:
-    """``proj:code`` / ``proj:shape`` / ``proj:transform`` of a raster file."""
+    """:func:`_proj_fields` of a raster file."""
     try:
         with rasterio.open(path) as src:
-            if src.crs is None:
-                raise LocalSourceError(
-                    f"{path} has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:...)"
-                )
-            epsg = src.crs.to_epsg()
-            proj: dict[str, Any] = {"proj:code": f"EPSG:{epsg}" if epsg else None}
-            if epsg is None:
-                proj["proj:wkt2"] = src.crs.to_wkt()
-            proj["proj:shape"] = [src.height, src.width]
-            proj["proj:transform"] = list(src.transform)[:6]
+            return _proj_fields(src, path)
     except rasterio.errors.RasterioIOError as e:
         raise LocalSourceError(f"cannot read {path} as a GeoTIFF ({e})") from e
-    return proj
 
 
 def _ensure_proj_code(item: dict[str, Any], where: Path) -> None:
@@ -120,8 +118,10 @@ def _ensure_proj_code(item: dict[str, Any], where: Path) -> None:
     if len(codes) == 1:
         props["proj:code"] = codes.pop()
         return
+    from rs.load._preflight import local_path  # here: rs.load imports odc-stac, dask, xarray
+
     for asset in item.get("assets", {}).values():
-        path = _local_path(asset.get("href", ""))
+        path = local_path(asset.get("href", ""))
         if path is not None and path.suffix.lower() in _TIFF_SUFFIXES and path.exists():
             code = _raster_proj(path)["proj:code"]
             if code:
@@ -184,8 +184,7 @@ def item_from_geotiff(path: Path, collection_id: str | None = None) -> dict[str,
     path = Path(path).resolve()
     try:
         with rasterio.open(path) as src:
-            if src.crs is None:
-                raise LocalSourceError(f"{path} has no CRS; assign one before serving it")
+            proj = _proj_fields(src, path)
             bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
             tags = src.tags()
             bands = [
@@ -200,7 +199,6 @@ def item_from_geotiff(path: Path, collection_id: str | None = None) -> dict[str,
             f"cannot read {path} as a GeoTIFF ({e}): {WHAT_TO_SERVE}"
         ) from e
     when = _tiff_datetime(path, tags)
-    proj = _raster_proj(path)
     props: dict[str, Any] = {"datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
     props.update({k: v for k, v in proj.items() if v is not None})
     return {
