@@ -2,12 +2,12 @@
 
 Compares two ways of building the block-task graph of a product:
 
-- **today's design** (the shape of ``rs.pipeline.products.tiled_composite`` at commit bf5e96a,
-  copied here because that module is being refactored): one shared delayed holding the whole
-  item list, every block task depends on it and loads all items over its tile; keys carry a
-  random uuid.
-- **planned blocks** (``rs.pipeline.planning``): the same shared delayed, but each block task
-  also gets the tuple of indices of the items whose footprint reaches its tile
+- **before (bf5e96a)**: the shape of ``rs.pipeline.products.tiled_composite`` at commit
+  bf5e96a (copied here: that module was since refactored into ``rs.products.composite`` and
+  ``rs.load.block``): one shared delayed holding the whole item list, every block task
+  depends on it and loads all items over its tile; keys carry a random uuid.
+- **now**, planned blocks (``rs.pipeline.planning``): the same shared delayed, but each block
+  task also gets the tuple of indices of the items whose footprint reaches its tile
   (:func:`~rs.pipeline.planning.plan_blocks`) and a deterministic key
   (:func:`~rs.pipeline.planning.task_key`).
 
@@ -147,25 +147,25 @@ def aoi_of(geobox: GeoBox) -> shapely.Geometry:
 # --- the two graph shapes ------------------------------------------------------------------------
 
 
-def _block_today(items: list[pystac.Item], tile: GeoBox, product: Product,
-                 aoi: shapely.Geometry, layers: list[str], on_error: str) -> Any:
-    """Stand-in for a block task of today's design (never run by the benchmark)."""
+def _block_before(items: list[pystac.Item], tile: GeoBox, product: Product,
+                  aoi: shapely.Geometry, layers: list[str], on_error: str) -> Any:
+    """Stand-in for a block task of the design before (never run by the benchmark)."""
     raise NotImplementedError
 
 
-def _block_planned(items: list[pystac.Item], which: tuple[int, ...], tile: GeoBox,
-                   product: Product, aoi: shapely.Geometry, layers: list[str],
-                   on_error: str) -> Any:
-    """Stand-in for a block task of the planned design (never run by the benchmark)."""
+def _block_now(items: list[pystac.Item], which: tuple[int, ...], tile: GeoBox,
+               product: Product, aoi: shapely.Geometry, layers: list[str],
+               on_error: str) -> Any:
+    """Stand-in for a block task of the design now (never run by the benchmark)."""
     raise NotImplementedError
 
 
 LAYERS = ["red", "green", "blue", "nir", "ndvi", "clear_count"]
 
 
-def graph_today(items: Sequence[pystac.Item], geobox: GeoBox, product: Product,
-                aoi: shapely.Geometry, shared: Any = None) -> list[Any]:
-    """Block tasks as ``tiled_composite`` builds them today (commit bf5e96a)."""
+def graph_before(items: Sequence[pystac.Item], geobox: GeoBox, product: Product,
+                 aoi: shapely.Geometry, shared: Any = None) -> list[Any]:
+    """Block tasks as ``tiled_composite`` built them at commit bf5e96a."""
     tiles = GeoboxTiles(geobox, (BLOCK, BLOCK))
     token = uuid.uuid4().hex[:12]
     if shared is None:
@@ -173,7 +173,7 @@ def graph_today(items: Sequence[pystac.Item], geobox: GeoBox, product: Product,
     tasks = []
     for iy in range(tiles.shape[0]):
         for ix in range(tiles.shape[1]):
-            tasks.append(dask.delayed(_block_today, pure=True)(
+            tasks.append(dask.delayed(_block_before, pure=True)(
                 shared, tiles[iy, ix], product, aoi, LAYERS, "skip",
                 dask_key_name=f"rs-composite-{token}-{iy}-{ix}",
             ))
@@ -186,15 +186,15 @@ def shared_items(items: Sequence[pystac.Item]) -> Any:
     return dask.delayed(list(items), name=key, traverse=False)
 
 
-def graph_planned(items: Sequence[pystac.Item], geobox: GeoBox, product: Product,
-                  aoi: shapely.Geometry, shared: Any = None) -> list[Any]:
-    """Block tasks of the planned design: indices per block, deterministic keys."""
+def graph_now(items: Sequence[pystac.Item], geobox: GeoBox, product: Product,
+              aoi: shapely.Geometry, shared: Any = None) -> list[Any]:
+    """Block tasks of the design now: indices per block, deterministic keys."""
     planned = plan_blocks(geobox, footprints_of(items), (BLOCK, BLOCK))
     if shared is None:
         shared = shared_items(items)
     base = (shared.key, product, aoi.wkb, tuple(LAYERS), "skip")
     return [
-        dask.delayed(_block_planned, pure=True)(
+        dask.delayed(_block_now, pure=True)(
             shared, b.items, b.tile, product, aoi, LAYERS, "skip",
             dask_key_name=task_key("rs-composite", *base, b.tile, b.items),
         )
@@ -230,16 +230,16 @@ class ConfigResult:
     items_per_block_mean: float
     empty_blocks: int
     plan_s: float  # footprints_of + plan_blocks
-    build_today_s: float
-    build_planned_s: float  # includes planning
-    one_graph_today: int
-    one_graph_planned: int
-    per_block_today: int  # sum over blocks of one update-graph per block
-    per_block_planned: int  # items persisted once + sum of per-block graphs
-    keys_stable_today: bool
-    keys_stable_planned: bool
-    item_block_pairs_today: int
-    item_block_pairs_planned: int
+    build_before_s: float
+    build_now_s: float  # includes planning
+    one_graph_before: int
+    one_graph_now: int
+    per_block_before: int  # sum over blocks of one update-graph per block
+    per_block_now: int  # items persisted once + sum of per-block graphs
+    keys_stable_before: bool
+    keys_stable_now: bool
+    item_block_pairs_before: int
+    item_block_pairs_now: int
 
 
 def measure(blocks: int, scenes: int, reps: int) -> ConfigResult:
@@ -252,25 +252,24 @@ def measure(blocks: int, scenes: int, reps: int) -> ConfigResult:
         return plan_blocks(geobox, footprints_of(items), (BLOCK, BLOCK))
 
     plan_s, planned = best_of(reps, plan)
-    build_today_s, today = best_of(reps, lambda: graph_today(items, geobox, product, aoi))
-    build_planned_s, new = best_of(reps, lambda: graph_planned(items, geobox, product, aoi))
-    keys_today = [t.key for t in today] == [t.key for t in
-                                            graph_today(items, geobox, product, aoi)]
-    keys_planned = [t.key for t in new] == [t.key for t in
-                                            graph_planned(items, geobox, product, aoi)]
+    build_before_s, before = best_of(reps, lambda: graph_before(items, geobox, product, aoi))
+    build_now_s, new = best_of(reps, lambda: graph_now(items, geobox, product, aoi))
+    keys_before = [t.key for t in before] == [t.key for t in
+                                              graph_before(items, geobox, product, aoi)]
+    keys_now = [t.key for t in new] == [t.key for t in graph_now(items, geobox, product, aoi)]
 
     shared = shared_items(items)
     item_bytes = wire_bytes([shared])
-    # today, per block: every update-graph carries the shared item list again
-    per_block_today = sum(wire_bytes([t]) for t in today)
-    # planned, per block: the items are persisted once, each block graph refers to them
+    # before, per block: every update-graph carries the shared item list again
+    per_block_before = sum(wire_bytes([t]) for t in before)
+    # now, per block: the items are persisted once, each block graph refers to them
     from distributed import Client
 
     with Client(processes=False, n_workers=1, threads_per_worker=1,
                 dashboard_address=None) as client:
         persisted = client.persist(shared)
-        new_on_cluster = graph_planned(items, geobox, product, aoi, shared=persisted)
-        per_block_planned = item_bytes + sum(wire_bytes([t]) for t in new_on_cluster)
+        new_on_cluster = graph_now(items, geobox, product, aoi, shared=persisted)
+        per_block_now = item_bytes + sum(wire_bytes([t]) for t in new_on_cluster)
     counts = [len(b.items) for b in planned]
     return ConfigResult(
         blocks=len(planned),
@@ -279,16 +278,16 @@ def measure(blocks: int, scenes: int, reps: int) -> ConfigResult:
         items_per_block_mean=statistics.fmean(counts),
         empty_blocks=sum(1 for c in counts if c == 0),
         plan_s=plan_s,
-        build_today_s=build_today_s,
-        build_planned_s=build_planned_s,
-        one_graph_today=wire_bytes(today),
-        one_graph_planned=wire_bytes(new),
-        per_block_today=per_block_today,
-        per_block_planned=per_block_planned,
-        keys_stable_today=keys_today,
-        keys_stable_planned=keys_planned,
-        item_block_pairs_today=len(planned) * scenes,
-        item_block_pairs_planned=sum(counts),
+        build_before_s=build_before_s,
+        build_now_s=build_now_s,
+        one_graph_before=wire_bytes(before),
+        one_graph_now=wire_bytes(new),
+        per_block_before=per_block_before,
+        per_block_now=per_block_now,
+        keys_stable_before=keys_before,
+        keys_stable_now=keys_now,
+        item_block_pairs_before=len(planned) * scenes,
+        item_block_pairs_now=sum(counts),
     )
 
 
@@ -304,28 +303,28 @@ def render(results: Sequence[ConfigResult], command: str, reps: int) -> str:
     facts = machine_facts()
     rows = [
         ("plan: footprints_of + plan_blocks", f"{1e3 * head.plan_s:.1f} ms", "-"),
-        ("build the block-task graph", f"{1e3 * head.build_today_s:.1f} ms",
-         f"{1e3 * head.build_planned_s:.1f} ms (planning included)"),
-        ("graph bytes, one update-graph for all blocks", _mb(head.one_graph_today),
-         _mb(head.one_graph_planned)),
-        ("graph bytes, one update-graph per block (iter_blocks)", _mb(head.per_block_today),
-         _mb(head.per_block_planned) + " (items persisted once)"),
-        ("(item, block) pairs handed to block loaders", f"{head.item_block_pairs_today:,}",
-         f"{head.item_block_pairs_planned:,}"),
-        ("keys equal when the graph is built twice", str(head.keys_stable_today),
-         str(head.keys_stable_planned)),
+        ("build the block-task graph", f"{1e3 * head.build_before_s:.1f} ms",
+         f"{1e3 * head.build_now_s:.1f} ms (planning included)"),
+        ("graph bytes, one update-graph for all blocks", _mb(head.one_graph_before),
+         _mb(head.one_graph_now)),
+        ("graph bytes, one update-graph per block (iter_blocks)", _mb(head.per_block_before),
+         _mb(head.per_block_now) + " (items persisted once)"),
+        ("(item, block) pairs handed to block loaders", f"{head.item_block_pairs_before:,}",
+         f"{head.item_block_pairs_now:,}"),
+        ("keys equal when the graph is built twice", str(head.keys_stable_before),
+         str(head.keys_stable_now)),
     ]
     headline = markdown_table(
-        ["", "today's design", "planned blocks"], rows,
+        ["", "before (bf5e96a)", "now"], rows,
     )
     scaling = markdown_table(
         ["blocks", "scenes", "item list alone", "mean items / block", "empty blocks",
-         "one graph: today", "one graph: planned", "per block: today",
-         "per block: planned", "plan time"],
+         "one graph: before", "one graph: now", "per block: before",
+         "per block: now", "plan time"],
         [
             (r.blocks, r.scenes, _mb(r.item_bytes), f"{r.items_per_block_mean:.1f}",
-             r.empty_blocks, _mb(r.one_graph_today), _mb(r.one_graph_planned),
-             _mb(r.per_block_today), _mb(r.per_block_planned), f"{1e3 * r.plan_s:.1f} ms")
+             r.empty_blocks, _mb(r.one_graph_before), _mb(r.one_graph_now),
+             _mb(r.per_block_before), _mb(r.per_block_now), f"{1e3 * r.plan_s:.1f} ms")
             for r in results
         ],
     )
@@ -337,10 +336,10 @@ def render(results: Sequence[ConfigResult], command: str, reps: int) -> str:
         f"A product on a square grid of {BLOCK} px blocks at {RES:g} m in {CRS} over synthetic "
         "Sentinel-2 items (12 bands + SCL + visual assets, rotated 10-30 km footprints "
         "scattered over the grid and 10 % around it), built in memory by `bench/planning.py`. "
-        "**today's design** is the graph shape of `tiled_composite` at commit bf5e96a (one "
-        "shared delayed of all items, every block task depends on it, uuid keys); **planned "
-        "blocks** adds per block the tuple of item indices from `plan_blocks` and keys from "
-        "`task_key`. Nothing is computed.",
+        "**before (bf5e96a)** is the graph shape of `tiled_composite` at commit bf5e96a (one "
+        "shared delayed of all items, every block task depends on it, uuid keys); **now** "
+        "(planned blocks) adds per block the tuple of item indices from `plan_blocks` and keys "
+        "from `task_key`. Nothing is computed.",
         "- **graph bytes** = the frames of `distributed.protocol.dumps` of the `update-graph` "
         "message's graph part, serialised exactly as `Client._graph_to_futures` does "
         "(`serialize(to_serialize(collections_to_expr(...)))`): what the client puts on the "
@@ -348,10 +347,10 @@ def render(results: Sequence[ConfigResult], command: str, reps: int) -> str:
         "- **one graph**: all blocks submitted in one `client.compute`. **per block**: one "
         "`client.compute` per block, as `iter_blocks` submits to bound blocks in flight; the "
         "client does not drop keys the scheduler already has, so each submission carries its "
-        "whole graph. For planned blocks the item list is persisted once (`client.persist`, "
+        "whole graph. Now the item list is persisted once (`client.persist`, "
         "its bytes counted once) and the block graphs refer to it by key.\n"
         "- **(item, block) pairs**: how many items the block tasks together hand to the "
-        "loader (today every block loads every item over its tile).",
+        "loader (before, every block loaded every item over its tile).",
         f"### {head.blocks} blocks x {head.scenes} scenes",
         headline,
         "### Scaling",
@@ -367,22 +366,22 @@ def _reading(results: Sequence[ConfigResult]) -> str:
     if {(400, 1000), (100, 1000), (400, 250)} <= set(by):
         a, b, c = by[(400, 1000)], by[(100, 1000)], by[(400, 250)]
         lines.append(
-            f"- Per-block submission today grows as blocks x scenes: "
-            f"{_mb(b.per_block_today)} (100 x 1000) -> {_mb(a.per_block_today)} (400 x 1000, "
-            f"x{a.per_block_today / b.per_block_today:.1f}) and {_mb(c.per_block_today)} "
-            f"(400 x 250: a quarter of the scenes, x{a.per_block_today / c.per_block_today:.1f} "
-            "smaller). Planned blocks "
-            f"with the items persisted once: {_mb(b.per_block_planned)} -> "
-            f"{_mb(a.per_block_planned)} -> {_mb(c.per_block_planned)}: the item list once plus "
+            f"- Per-block submission before (bf5e96a) grew as blocks x scenes: "
+            f"{_mb(b.per_block_before)} (100 x 1000) -> {_mb(a.per_block_before)} (400 x 1000, "
+            f"x{a.per_block_before / b.per_block_before:.1f}) and {_mb(c.per_block_before)} "
+            f"(400 x 250: a quarter of the scenes, x{a.per_block_before / c.per_block_before:.1f} "
+            "smaller). Now, "
+            f"with the items persisted once: {_mb(b.per_block_now)} -> "
+            f"{_mb(a.per_block_now)} -> {_mb(c.per_block_now)}: the item list once plus "
             "a small graph per block (blocks + scenes)."
         )
         lines.append(
-            f"- In one graph both designs send the item list once (today "
-            f"{_mb(a.one_graph_today)}, planned {_mb(a.one_graph_planned)} at 400 x 1000): "
+            f"- In one graph both designs send the item list once (before "
+            f"{_mb(a.one_graph_before)}, now {_mb(a.one_graph_now)} at 400 x 1000): "
             "the shared delayed already avoids blocks x scenes there; the index tuples add "
-            f"{_mb(a.one_graph_planned - a.one_graph_today)}. The planned design's gain in "
-            f"that mode is on the workers: {a.item_block_pairs_planned:,} (item, block) loads "
-            f"instead of {a.item_block_pairs_today:,}, and keys that are equal across runs."
+            f"{_mb(a.one_graph_now - a.one_graph_before)}. The new design's gain in "
+            f"that mode is on the workers: {a.item_block_pairs_now:,} (item, block) loads "
+            f"instead of {a.item_block_pairs_before:,}, and keys that are equal across runs."
         )
     return "\n".join(lines)
 
