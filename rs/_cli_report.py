@@ -14,7 +14,10 @@ __all__ = ["print_result"]
 def print_result(out: Console, result: RunResult) -> None:
     """Print ``result`` (of a run or a dry run) to ``out``."""
     if result.status == "dry-run":
-        out.print(f"dry run: nothing computed or written; outputs would go to {result.output_dir}")
+        out.print(
+            "dry run: nothing computed or written; outputs would go to "
+            + escape(str(result.output_dir))
+        )
         for s in result.steps:
             out.print(
                 f"[bold]{s.item_id}[/]: {s.status}; inputs: {s.scenes_found} found, "
@@ -22,7 +25,7 @@ def print_result(out: Console, result: RunResult) -> None:
                 + (f"; reads {', '.join(s.upstream)}" if s.upstream else "")
             )
             for f in s.outputs:
-                out.print(f"  {f}")
+                out.print(f"  {escape(f)}")
         return
     out.print(f"[bold green]{result.status}[/]: outputs in {escape(str(result.output_dir))}")
     out.print(f"STAC catalog: {result.output_dir / 'catalog.json'}")
@@ -33,13 +36,12 @@ def print_result(out: Console, result: RunResult) -> None:
             f"[bold]{s.item_id}[/]: {s.status}; scenes used: {len(s.scenes_used)}, "
             f"skipped: {len(s.scenes_skipped)}"
         )
-        for w in s.warnings:
-            out.print(f"[bold yellow]warning:[/] {escape(w)}")
         if s.layers:
-            table = Table(
-                title="layers over the AOI (valid_fraction: share of AOI pixels with a value)"
-            )
             cols = tuple(s.layers[0])
+            note = " (valid_fraction: share of AOI pixels with a value)"
+            table = Table(
+                title=f"{s.step} layers over the AOI" + (note if "valid_fraction" in cols else "")
+            )
             for col in cols:
                 table.add_column(col, justify="left" if col == "layer" else "right")
             for row in s.layers:

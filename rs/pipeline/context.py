@@ -102,7 +102,6 @@ class Runtime:
     reporter: Reporter = field(default_factory=QuietReporter)
     on_error: Literal["skip", "fail"] = "skip"
     block_size: int | None = None
-    max_in_flight: int | None = None
     gdal_env: dict[str, str] = field(default_factory=capture_gdal_env)
 
     def block_shape(self, n_time: int, itemsize: int) -> tuple[int, int]:
@@ -127,12 +126,10 @@ class Runtime:
     def compute_blocks(
         self, tasks: Sequence[BlockTask], description: str, use: SceneUse | None = None
     ) -> Iterator[Block]:
-        """Compute ``tasks`` with at most ``max_in_flight`` in flight, showing progress, and
+        """Compute ``tasks`` a few at a time (:func:`iter_blocks`), showing progress, and
         record which scenes each block used or left out in ``use``."""
         advance = self.reporter.bar(description, len(tasks))
-        for block in iter_blocks(
-            self.client, tasks, on_done=advance, max_in_flight=self.max_in_flight
-        ):
+        for block in iter_blocks(self.client, tasks, on_done=advance):
             if use is not None:
                 use.record(block.scenes, block.skipped)
             yield block
@@ -150,16 +147,16 @@ class Upstream:
 
     def asset(self, key: str) -> Path:
         """Absolute path of asset ``key`` of the upstream item."""
-        try:
-            href = self.item["assets"][key]["href"]
-        except KeyError as e:
+        from rs.pipeline.ledger import asset_paths
+
+        paths = asset_paths(self.item_path, self.item)
+        if key not in paths:
             from rs.errors import SpecError
 
-            have = sorted(self.item.get("assets", {}))
             raise SpecError(
-                f"step {self.step!r} has no output {key!r}: choose one of {have}"
-            ) from e
-        return (self.item_path.parent / href).resolve()
+                f"step {self.step!r} has no output {key!r}: choose one of {sorted(paths)}"
+            )
+        return paths[key]
 
 
 @dataclass
@@ -185,7 +182,7 @@ class StepContext:
     pipeline: str
     run: StepRun
     aoi: Aoi
-    crs: str
+    crs: str | None  # the output grid's CRS for raster steps, else None
     inputs: dict[str, list[InputRef]]
     upstream: dict[str, list[Upstream]]
     runtime: Runtime

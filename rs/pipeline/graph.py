@@ -13,12 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pyproj import CRS
-from pyproj.exceptions import CRSError
-
 from rs.pipeline.periods import Period
 from rs.products import PRODUCTS
-from rs.products.base import GridMixin, Needs, StepSpec
+from rs.products.base import Needs, StepSpec
 
 if TYPE_CHECKING:
     from rs.pipeline.spec import PipelineSpec
@@ -37,17 +34,13 @@ class StepRun:
 
     @property
     def kind(self) -> str:
-        return str(getattr(self.step, "kind", ""))
+        return self.step.kind
 
     def item_id(self, pipeline: str) -> str:
         return f"{pipeline}-{self.step.id}-{self.period.label}"
 
     def file_stem(self, pipeline: str) -> str:
         return f"{pipeline}_{self.step.id}_{self.period.label}"
-
-
-def _concrete(spec: PipelineSpec) -> dict[str, list[Period]]:
-    return spec.all_periods()
 
 
 def _step_periods(step: StepSpec, named: dict[str, list[Period]]) -> list[Period]:
@@ -83,26 +76,9 @@ def resolve_source(spec: PipelineSpec, step: StepSpec, role: str, needs: Needs) 
     return fits[0]
 
 
-def _check_grid(step: StepSpec) -> None:
-    if not isinstance(step, GridMixin) or step.crs is None:
-        return
-    try:
-        crs = CRS.from_user_input(step.crs)
-    except CRSError as e:
-        raise ValueError(
-            f"step {step.id!r}: crs {step.crs!r} is not a known CRS (write e.g. 'EPSG:32650')"
-        ) from e
-    if crs.is_geographic and step.resolution >= 1:
-        raise ValueError(
-            f"step {step.id!r}: resolution {step.resolution:g} is in metres but crs {step.crs} "
-            "is in degrees: give the resolution in degrees (e.g. 0.0001) or a projected crs "
-            "(or leave crs out for the AOI's UTM zone)"
-        )
-
-
 def check_steps(spec: PipelineSpec) -> None:
     """Raise ValueError (a spec error) for any reference a step makes that cannot be met."""
-    named = _concrete(spec)
+    named = spec.all_periods()
     labels: dict[str, str] = {}
     for name, periods in named.items():
         for p in periods:
@@ -121,13 +97,14 @@ def check_steps(spec: PipelineSpec) -> None:
                     f"step {step.id!r}: period {n!r} is not defined; "
                     f"defined periods: {sorted(named)}"
                 )
-        _check_grid(step)
         needs = PRODUCTS[step.kind].needs(step)
         for role in needs.sources:
             resolve_source(spec, step, role, needs)
         mine = _step_periods(step, named)
         for role, ref in needs.upstream.items():
             up, _, per = ref.partition("@")
+            if up == step.id:
+                raise ValueError(f"step {step.id!r} ({role}) reads its own output")
             if up not in seen:
                 later = any(s.id == up for s in spec.steps)
                 raise ValueError(
@@ -155,7 +132,7 @@ def check_steps(spec: PipelineSpec) -> None:
 
 def expand_runs(spec: PipelineSpec) -> list[StepRun]:
     """Every step x period of ``spec`` in an order where upstream runs come first."""
-    named = _concrete(spec)
+    named = spec.all_periods()
     runs: list[StepRun] = []
     by_step: dict[str, list[StepRun]] = {}
     for step in spec.steps:

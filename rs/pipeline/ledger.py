@@ -15,9 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rs.export.stac_items import read_output_items
-
-__all__ = ["find_up_to_date", "run_key"]
+__all__ = ["asset_paths", "find_up_to_date", "run_key"]
 
 
 def run_key(parameters: Mapping[str, Any], scene_ids: Iterable[str], version: str) -> str:
@@ -30,12 +28,23 @@ def run_key(parameters: Mapping[str, Any], scene_ids: Iterable[str], version: st
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def asset_paths(item_path: Path, item: Mapping[str, Any]) -> dict[str, Path]:
+    """Absolute path of each asset of the output item stored at ``item_path``."""
+    return {
+        key: (Path(item_path).parent / a["href"]).resolve()
+        for key, a in item.get("assets", {}).items()
+    }
+
+
 def find_up_to_date(out_dir: Path, item_id: str, key: str) -> dict[str, Any] | None:
     """The output item ``item_id`` if it has run key ``key`` and all its files exist."""
-    for d in read_output_items(out_dir):
-        if d.get("id") != item_id or d.get("properties", {}).get("rs:run_key") != key:
-            continue
-        item_dir = Path(out_dir) / "items"
-        if all((item_dir / a["href"]).resolve().exists() for a in d.get("assets", {}).values()):
-            return d
+    path = Path(out_dir) / "items" / f"{item_id}.json"
+    try:
+        item = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # absent or unreadable: the product is rebuilt
+    if item.get("id") != item_id or item.get("properties", {}).get("rs:run_key") != key:
+        return None
+    if all(p.exists() for p in asset_paths(path, item).values()):
+        return dict(item)
     return None

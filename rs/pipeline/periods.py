@@ -9,7 +9,8 @@ A spec names its periods::
 A series expands into calendar-aligned members, clipped to ``start`` .. ``end``, each named by
 its calendar label: ``2022`` (year), ``2022-H1`` (half-year), ``2022-Q3`` (quarter),
 ``2022-05`` (month). A step that lists ``halves`` runs for each member; ``step@2022-H1`` names
-one member's output.
+one member's output. A member the series clips (a series starting mid-year) keeps its calendar
+name but carries its dates in file and item names.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
+
+from rs._model import Strict
 
 __all__ = ["Period", "PeriodRange", "PeriodSeries", "expand_period"]
 
@@ -33,21 +36,20 @@ class Period:
     start: dt.date
     end: dt.date
     name: str
+    whole: bool = False  # a whole calendar month, quarter, half-year or year
 
     @property
     def label(self) -> str:
-        """The period in file and item names: a series member's calendar label (``2022-H1``),
-        or an explicit range's name with its dates (``season-20220401-20220930``), so outputs of
-        different date ranges never share a file name."""
-        if self.series:
+        """The period in file and item names: a whole calendar period's label (``2022-H1``),
+        else the name with its dates (``season-20220401-20220930``, or ``2022-20220401-20221231``
+        for a year a series clips), so outputs of different date ranges never share a name."""
+        if self.whole:
             return self.name
         return f"{self.name}-{self.start:%Y%m%d}-{self.end:%Y%m%d}"
 
-    series: bool = False
-
     def as_stac(self) -> str:
         """The period as a STAC ``datetime`` interval covering both days entirely."""
-        return f"{self.start.isoformat()}T00:00:00Z/{self.end.isoformat()}T23:59:59Z"
+        return f"{self.start_datetime:%Y-%m-%dT%H:%M:%SZ}/{self.end_datetime:%Y-%m-%dT%H:%M:%SZ}"
 
     @property
     def start_datetime(self) -> dt.datetime:
@@ -58,11 +60,7 @@ class Period:
         return dt.datetime.combine(self.end, dt.time.max, dt.UTC)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PeriodRange(_Strict):
+class PeriodRange(Strict):
     """An explicit inclusive date range."""
 
     start: dt.date
@@ -75,18 +73,10 @@ class PeriodRange(_Strict):
         return self
 
 
-class PeriodSeries(_Strict):
+class PeriodSeries(PeriodRange):
     """Every month, quarter, half-year or year between ``start`` and ``end`` (inclusive)."""
 
     every: Every
-    start: dt.date
-    end: dt.date
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PeriodSeries:
-        if self.end < self.start:
-            raise ValueError(f"end ({self.end}) is before start ({self.start})")
-        return self
 
 
 def _label(every: str, year: int, month: int) -> str:
@@ -106,7 +96,7 @@ def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
 
 def expand_period(name: str, definition: PeriodRange | PeriodSeries) -> list[Period]:
     """The concrete periods of one named definition, in time order."""
-    if isinstance(definition, PeriodRange):
+    if not isinstance(definition, PeriodSeries):
         return [Period(definition.start, definition.end, name)]
     step = _MONTHS[definition.every]
     # the calendar-aligned period containing ``start``
@@ -117,13 +107,8 @@ def expand_period(name: str, definition: PeriodRange | PeriodSeries) -> list[Per
         ny, nm = _add_months(year, month, step)
         first = dt.date(year, month, 1)
         last = dt.date(ny, nm, 1) - dt.timedelta(days=1)
-        out.append(
-            Period(
-                max(first, definition.start),
-                min(last, definition.end),
-                _label(definition.every, year, month),
-                series=True,
-            )
-        )
+        start, end = max(first, definition.start), min(last, definition.end)
+        label = _label(definition.every, year, month)
+        out.append(Period(start, end, label, whole=(start, end) == (first, last)))
         year, month = ny, nm
     return out

@@ -39,7 +39,6 @@ class StepOutcome:
     upstream: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
     item_path: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

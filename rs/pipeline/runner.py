@@ -29,14 +29,16 @@ from rs.aoi import Aoi
 from rs.errors import EmptyProductError, NoScenesError, exit_code_for
 from rs.export._atomic import check_writable
 from rs.export.stac_items import OutputAsset, output_item, write_output_item
+from rs.pipeline.cluster import dask_client, probe_scheduler
 from rs.pipeline.context import Outputs, Runtime, StepContext, Upstream
 from rs.pipeline.graph import StepRun, expand_runs, resolve_source
 from rs.pipeline.inputs import SourceSet
-from rs.pipeline.ledger import find_up_to_date, run_key
+from rs.pipeline.ledger import asset_paths, find_up_to_date, run_key
 from rs.pipeline.progress import QuietReporter, Reporter
 from rs.pipeline.report import StepOutcome, write_report
 from rs.pipeline.spec import PipelineSpec
 from rs.products import PRODUCTS
+from rs.products.base import GridMixin
 
 __all__ = ["RunResult", "run_pipeline"]
 
@@ -63,11 +65,6 @@ class RunResult:
         return [r for s in self.steps for r in s.scenes_skipped]
 
     @property
-    def item_path(self) -> Path | None:
-        paths = [s.item_path for s in self.steps if s.item_path]
-        return Path(paths[-1]) if paths else None
-
-    @property
     def layers(self) -> list[dict[str, Any]]:
         return [r for s in self.steps for r in s.layers]
 
@@ -87,11 +84,10 @@ class _Run:
     dry_run: bool
     runtime: Runtime | None = None
     published: dict[int, Upstream] = field(default_factory=dict)
+    current: StepOutcome | None = None  # the step x period being made, for a failure report
 
     def get_runtime(self) -> Runtime:
         if self.runtime is None:
-            from rs.pipeline.cluster import dask_client
-
             d = self.spec.dask
             client = self.stack.enter_context(
                 dask_client(
@@ -128,13 +124,13 @@ def run_pipeline(
     rep = reporter or QuietReporter()
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    out_dir = Path(spec.output) if dry_run else check_writable(spec.output)
+    out_dir = (Path(spec.output) if dry_run else check_writable(spec.output)).resolve()
     outcomes: list[StepOutcome] = []
-    current: StepRun | None = None
     timings: dict[str, float] = {}
+    state: _Run | None = None
     try:
-        if scheduler:
-            _probe(scheduler, spec.dask.connect_timeout)
+        if scheduler:  # a refused connection fails now, before any search
+            probe_scheduler(scheduler, spec.dask.connect_timeout)
         aoi = Aoi.load(spec.aoi)
         runs = expand_runs(spec)
         rep.stage(
@@ -144,23 +140,16 @@ def run_pipeline(
         with SourceSet(spec, aoi.union, rep) as sources, contextlib.ExitStack() as stack:
             state = _Run(spec, aoi, out_dir, rep, sources, stack, scheduler, force, dry_run)
             for run in runs:
-                current = run
                 outcomes.append(_step(state, run))
-            current = None
+                state.current = None
             timings["search_s"] = sources.search_s
     except Exception as e:  # a failure report for any failure, then the error as it was
         if not dry_run:
-            failed = _failed_outcome(spec, current) if current is not None else None
-            _report(
-                spec,
-                out_dir,
-                started,
-                t0,
-                timings,
-                "failed",
-                [*outcomes, *([failed] if failed else [])],
-                error=e,
-            )
+            failed = state.current if state is not None else None
+            if failed is not None:
+                failed.status = "failed"
+            steps = [*outcomes, *([failed] if failed else [])]
+            _report(spec, out_dir, started, t0, timings, "failed", steps, error=e)
         raise
     finally:
         rep.close()
@@ -174,18 +163,6 @@ def run_pipeline(
     if not dry_run:
         res.report_path = _report(spec, out_dir, started, t0, timings, status, outcomes)
     return res
-
-
-def _probe(scheduler: str, timeout: float) -> None:
-    """Fail at once, before any search, when the scheduler refuses connections."""
-    with contextlib.suppress(ImportError):
-        from rs.pipeline.cluster import probe_scheduler
-
-        probe_scheduler(scheduler, timeout)
-
-
-def _failed_outcome(spec: PipelineSpec, run: StepRun) -> StepOutcome:
-    return StepOutcome(run.step.id, run.kind, run.period.name, run.item_id(spec.name), "failed")
 
 
 def _report(
@@ -222,26 +199,22 @@ def _report(
         return None  # the output folder is the problem: the CLI reports the original error
 
 
-def _crs(state: _Run, run: StepRun) -> str:
-    crs = getattr(run.step, "crs", None)
-    return str(crs) if crs else state.aoi.utm_crs().to_string()
-
-
 def _step(state: _Run, run: StepRun) -> StepOutcome:
     spec, rep = state.spec, state.reporter
     step, period = run.step, run.period
     item_id = run.item_id(spec.name)
-    crs = _crs(state, run)
+    # the grid of a raster step: its own crs or the AOI's UTM zone; other steps have none
+    crs = (step.crs or state.aoi.utm_crs().to_string()) if isinstance(step, GridMixin) else None
+    outcome = state.current = StepOutcome(step.id, run.kind, period.name, item_id, "built")
     inputs: dict[str, list[Any]] = {}
     input_keys: dict[str, Any] = {}
-    skipped_rows: list[dict[str, Any]] = []
-    found_n = 0
+    names = {role: resolve_source(spec, step, role, run.needs) for role in run.needs.sources}
     for role, need in run.needs.sources.items():
-        name = resolve_source(spec, step, role, run.needs)
+        name = names[role]
         found = state.sources.find(name, period)
         if not found:
             raise state.sources.no_inputs(name, period, step.id)
-        found_n += len(found)
+        outcome.scenes_found += len(found)
         usable, skipped = state.sources.preflight(name, found, need.check, spec.on_scene_error)
         for s in skipped:
             rep.stage(f"[yellow]skipped scene {s.item_id}[/]: {s.reason}")
@@ -254,7 +227,7 @@ def _step(state: _Run, run: StepRun) -> StepOutcome:
             }
             for s in skipped
         ]
-        skipped_rows += rows
+        outcome.scenes_skipped += rows
         if not usable:
             raise NoScenesError(
                 f"step {step.id!r}, period {period.name}: all {len(found)} inputs of source "
@@ -271,57 +244,44 @@ def _step(state: _Run, run: StepRun) -> StepOutcome:
     upstream: dict[str, list[Upstream]] = {
         role: [state.published[id(u)] for u in ups] for role, ups in run.upstream.items()
     }
-    up_keys = {role: [u.run_key for u in ups] for role, ups in upstream.items()}
     params = step.parameters()
-    key = run_key(
+    outcome.run_key = run_key(
         {
-            "kind": run.kind,
             "parameters": params,
             "crs": crs,
             "aoi": state.aoi.union.wkt,
             "period": [period.start.isoformat(), period.end.isoformat()],
             "inputs": input_keys,
-            "upstream": up_keys,
+            "upstream": {role: [u.run_key for u in ups] for role, ups in upstream.items()},
         },
         [],
         __version__,
     )
-    used_ids = [r.id for refs in inputs.values() for r in refs]
-    outcome = StepOutcome(
-        step.id,
-        run.kind,
-        period.name,
-        item_id,
-        "built",
-        key,
-        found_n,
-        used_ids,
-        skipped_rows,
-        upstream=[u.item["id"] for ups in upstream.values() for u in ups],
-    )
-    items_dir = state.out_dir / "items"
-    if not state.force and (done := find_up_to_date(state.out_dir, item_id, key)) is not None:
+    outcome.scenes_used = [r.id for refs in inputs.values() for r in refs]
+    outcome.upstream = [u.item["id"] for ups in upstream.values() for u in ups]
+    item_path = state.out_dir / "items" / f"{item_id}.json"
+    if not state.force and (done := find_up_to_date(state.out_dir, item_id, outcome.run_key)):
         rep.stage(f"{item_id} is up to date: nothing to do (use --force to rebuild)")
         outcome.status = "up-to-date"
-        outcome.item_path = str(items_dir / f"{item_id}.json")
+        outcome.item_path = str(item_path)
         outcome.outputs = [
-            os.path.relpath((items_dir / a["href"]).resolve(), state.out_dir)
-            for a in done["assets"].values()
+            str(p.relative_to(state.out_dir)) for p in asset_paths(item_path, done).values()
         ]
-        outcome.scenes_skipped = list(done["properties"].get("rs:skipped", skipped_rows))
-        state.published[id(run)] = Upstream(
-            step.id, period, done, items_dir / f"{item_id}.json", key
-        )
+        props = done["properties"]
+        outcome.scenes_used = list(props.get("rs:inputs", outcome.scenes_used))
+        outcome.scenes_skipped = list(props.get("rs:skipped", outcome.scenes_skipped))
+        state.published[id(run)] = Upstream(step.id, period, done, item_path, outcome.run_key)
         return outcome
     if state.dry_run:
         outcome.status = "would-run"
         stem = run.file_stem(spec.name)
         outcome.outputs = [f"{stem}_{f}" for f in PRODUCTS[run.kind].outputs(step)]
+        placeholder = {"id": item_id, "assets": {}}
         state.published[id(run)] = Upstream(
-            step.id, period, {"id": item_id, "assets": {}}, items_dir / f"{item_id}.json", key
+            step.id, period, placeholder, item_path, outcome.run_key
         )
         return outcome
-    return _build(state, run, outcome, inputs, upstream, crs, params)
+    return _build(state, run, outcome, inputs, upstream, crs, names)
 
 
 def _build(
@@ -330,11 +290,12 @@ def _build(
     outcome: StepOutcome,
     inputs: dict[str, list[Any]],
     upstream: dict[str, list[Upstream]],
-    crs: str,
-    params: dict[str, Any],
+    crs: str | None,
+    names: dict[str, str],
 ) -> StepOutcome:
     spec, rep = state.spec, state.reporter
-    rep.stage(f"building {outcome.item_id} from {len(outcome.scenes_used)} input(s)")
+    what = f"{len(outcome.scenes_used)} input(s)" if inputs else ", ".join(outcome.upstream)
+    rep.stage(f"building {outcome.item_id} from {what}")
     runtime = state.get_runtime()
     out_dir = state.out_dir
     staging = out_dir / f".rs-staging-{uuid.uuid4().hex[:8]}"
@@ -357,11 +318,9 @@ def _build(
                 f"[yellow]{row['status']} scene {row['scene']}[/] "
                 f"({row['blocks_skipped']} block(s) left it out): {row['reason']}"
             )
-        used = [
-            i
-            for i in outcome.scenes_used
-            if i not in {s.item_id for s in ctx.scene_use.fully_skipped()}
-        ]
+        outcome.scenes_skipped += late
+        unusable = {s.item_id for s in ctx.scene_use.fully_skipped()}
+        used = [i for i in outcome.scenes_used if i not in unusable]
         if outcome.scenes_used and not used:
             raise NoScenesError(
                 f"step {run.step.id!r}, period {run.period.name}: all inputs have unreadable "
@@ -374,9 +333,7 @@ def _build(
                 "pixel): check the AOI, the resolution and the mask classes"
             )
         outcome.scenes_used = used
-        outcome.scenes_skipped += late
         outcome.layers = summary.layers
-        outcome.warnings = summary.warnings
         final = [_moved(a, staging, out_dir) for a in ctx.out.assets]
         checksums = {r.id: r.checksum for refs in inputs.values() for r in refs if r.checksum}
         item = output_item(
@@ -393,15 +350,12 @@ def _build(
                 "rs:step": run.step.id,
                 "rs:kind": run.kind,
                 "rs:period": run.period.name,
-                "rs:parameters": params,
-                "rs:crs": crs,
+                "rs:parameters": run.step.parameters(),
+                **({"rs:crs": crs} if crs else {}),
                 "rs:inputs": used,
                 **({"rs:input_checksums": checksums} if checksums else {}),
                 "rs:skipped": outcome.scenes_skipped,
-                "rs:sources": {
-                    role: spec.sources[resolve_source(spec, run.step, role, run.needs)].label()
-                    for role in run.needs.sources
-                },
+                "rs:sources": {role: spec.sources[n].label() for role, n in names.items()},
                 "processing:software": {"rs": __version__},
                 **summary.properties,
             },

@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -36,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from rs._bbox import looks_like_bbox
+from rs._model import Strict
 from rs.errors import SpecError
 from rs.pipeline.periods import Period, PeriodRange, PeriodSeries, expand_period
 from rs.products import PRODUCTS
@@ -51,17 +51,11 @@ __all__ = [
     "parse_spec",
 ]
 
-_NUM = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
-_BBOX = re.compile(rf"^{_NUM},{_NUM},{_NUM},{_NUM}$")
 _FILTER_OPS = {"lt", "lte", "gt", "gte", "eq", "neq", "in"}
 READER_OF_SOURCE = {"stac": "optical", "swaths": "swaths", "table": "table"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StacSource(_Strict):
+class StacSource(Strict):
     """Optical scenes from a STAC API ``url`` or an ``embedded`` catalog served locally.
 
     ``embedded: demo`` serves the synthetic demo world (generated on first use); any other
@@ -108,7 +102,7 @@ class StacSource(_Strict):
         return self.url or f"embedded:{self.embedded}"
 
 
-class SwathSource(_Strict):
+class SwathSource(Strict):
     """Satellite swaths as NetCDF files: a local ``folder`` (searched recursively) or a STAC
     ``url`` + ``collections`` whose items carry the NetCDF file as asset ``asset``."""
 
@@ -131,7 +125,7 @@ class SwathSource(_Strict):
         return self.url or f"folder:{self.folder}"
 
 
-class TableSource(_Strict):
+class TableSource(Strict):
     """A table (CSV or Parquet file), e.g. ground-station observations."""
 
     kind: Literal["table"]
@@ -185,8 +179,9 @@ else:
     Step = _step_union()
 
 
-class DaskSpec(_Strict):
-    """Local cluster settings; with ``--scheduler`` only ``connect_timeout`` applies."""
+class DaskSpec(Strict):
+    """Cluster settings: with ``--scheduler`` the local-cluster keys (workers, threads,
+    processes, memory_limit) do not apply; ``connect_timeout`` and ``block_size`` do."""
 
     workers: int = Field(default=1, ge=1)
     threads_per_worker: int | None = Field(default=None, ge=1)
@@ -242,7 +237,7 @@ _OLD_KEYS = {
 }
 
 
-class PipelineSpec(_Strict):
+class PipelineSpec(Strict):
     """A whole pipeline: AOI, named sources and periods, the steps, the output folder."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -286,12 +281,6 @@ class PipelineSpec(_Strict):
         """Each named period definition expanded into its concrete periods."""
         return {n: expand_period(n, d) for n, d in self.periods.items()}
 
-    def step(self, step_id: str) -> StepSpec:
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
-
     def resolved(self, base: Path) -> PipelineSpec:
         """Copy with relative paths made absolute against ``base`` (the spec's folder)."""
         sources: dict[str, Any] = {}
@@ -303,7 +292,7 @@ class PipelineSpec(_Strict):
             elif isinstance(src, TableSource):
                 src = src.model_copy(update={"path": str(_abs(Path(src.path), base))})
             sources[name] = src
-        aoi = self.aoi if _BBOX.match(self.aoi) else str(_abs(Path(self.aoi), base))
+        aoi = self.aoi if looks_like_bbox(self.aoi) else str(_abs(Path(self.aoi), base))
         return self.model_copy(
             update={"aoi": aoi, "output": _abs(self.output, base), "sources": sources}
         )
@@ -311,11 +300,7 @@ class PipelineSpec(_Strict):
     @property
     def aoi_label(self) -> str:
         """Short name of the AOI for messages: the file name, or the bbox as given."""
-        return self.aoi if _BBOX.match(self.aoi) else Path(self.aoi).name
-
-    @property
-    def aoi_is_bbox(self) -> bool:
-        return bool(_BBOX.match(self.aoi))
+        return self.aoi if looks_like_bbox(self.aoi) else Path(self.aoi).name
 
 
 def _abs(p: Path, base: Path) -> Path:
@@ -323,48 +308,38 @@ def _abs(p: Path, base: Path) -> Path:
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def _where(loc: tuple[Any, ...], data: Any) -> str:
-    """The key path as the user wrote it: ``steps[0].statistc``, not the union's internals."""
+_UNIONS = ("sources", "periods", "steps")  # mappings / lists whose members are tagged unions
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """The key path as the user wrote it: ``steps[0].statistc``. Below a member of a tagged
+    union pydantic inserts the member's tag (``steps.0.composite.statistc``): it is dropped."""
+    parts = list(loc)
+    if len(parts) >= 3 and parts[0] in _UNIONS:
+        del parts[2]
     out = ""
-    cur = data
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            cur = cur[part] if isinstance(cur, list) and part < len(cur) else None
-            continue
-        if isinstance(cur, dict) and part in cur:
-            out += f".{part}" if out else str(part)
-            cur = cur[part]
-        elif (
-            isinstance(cur, dict)
-            and part not in cur
-            and (
-                part in PRODUCTS
-                or part in ("stac", "swaths", "table", "range", "series")
-            )
-        ):
-            continue  # a union member's tag the user never wrote
-        else:
-            out += f".{part}" if out else str(part)
-            cur = None
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _describe(e: ValidationError, data: Any) -> str:
+def _describe(e: ValidationError) -> str:
     lines = []
     for err in e.errors():
-        loc = _where(tuple(err["loc"]), data)
+        loc = _where(tuple(err["loc"]))
+        kind = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
         if err["type"] == "extra_forbidden":
             lines.append(f"unknown key {loc!r}: remove it or check its spelling")
         elif err["type"] == "missing":
             lines.append(f"missing key {loc!r}")
-        elif err["type"] == "union_tag_invalid" and ".steps" not in f".{loc}":
-            lines.append(f"{loc or 'spec'}: {err['msg']}")
-        elif err["type"] in ("union_tag_invalid", "union_tag_not_found") and loc.startswith(
-            "steps"
-        ):
+        elif err["type"] == "union_tag_not_found":  # steps: unknown or missing kind
             lines.append(
-                f"{loc}: unknown or missing step kind; available kinds are {sorted(PRODUCTS)}"
+                f"{loc}: unknown or missing step kind {kind!r}; available kinds are "
+                f"{sorted(PRODUCTS)}"
+            )
+        elif err["type"] == "union_tag_invalid":  # sources: unknown kind
+            lines.append(
+                f"{loc}: unknown source kind {kind!r}; use one of {sorted(READER_OF_SOURCE)}"
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
@@ -379,7 +354,7 @@ def parse_spec(data: Any, *, base: Path, origin: str = "spec") -> PipelineSpec:
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(f"{origin}: {_describe(e, data)}") from e
+        raise SpecError(f"{origin}: {_describe(e)}") from e
     return spec.resolved(base)
 
 

@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, model_validator
+
+from rs._model import Strict
 
 if TYPE_CHECKING:
     from rs.pipeline.context import StepContext
@@ -31,10 +33,8 @@ ReaderKind = Literal["optical", "swaths", "table"]
 STEP_ID = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
 
-class StepSpec(BaseModel):
+class StepSpec(Strict):
     """Fields every step has; a product's spec model subclasses this and adds ``kind``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str
     id: str = Field(pattern=STEP_ID, description="name of the step, used in file and item names")
@@ -53,6 +53,28 @@ class GridMixin(BaseModel):
 
     resolution: float = Field(default=10.0, gt=0, description="pixel size in the CRS's units")
     crs: str | None = Field(default=None, description="output CRS (default: the AOI's UTM zone)")
+
+    @model_validator(mode="after")
+    def _crs_and_units(self) -> Any:
+        """A known CRS, and a resolution in its units (degrees below 1 for a geographic CRS)."""
+        if self.crs is None:
+            return self
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            crs = CRS.from_user_input(self.crs)
+        except CRSError as e:
+            raise ValueError(
+                f"crs {self.crs!r} is not a known CRS (write e.g. 'EPSG:32650')"
+            ) from e
+        if crs.is_geographic and self.resolution >= 1:
+            raise ValueError(
+                f"resolution {self.resolution:g} is in metres but crs {self.crs} is in degrees: "
+                "give the resolution in degrees (e.g. 0.0001) or a projected crs (or leave crs "
+                "out for the AOI's UTM zone)"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -84,7 +106,6 @@ class StepSummary:
     layers: list[dict[str, Any]] = field(default_factory=list)
     valid_pixels: int | None = None
     properties: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,4 +117,3 @@ class ProductDef:
     needs: Callable[[Any], Needs]
     build: Callable[[StepContext], StepSummary]
     outputs: Callable[[Any], list[str]] = lambda spec: []  # file suffixes, for --dry-run
-    title: str = ""

@@ -16,21 +16,22 @@ Outputs:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from rs.change.patches import NODATA
 from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
 
 if TYPE_CHECKING:
     from rs.pipeline.blocks import BlockResult
     from rs.pipeline.context import StepContext
 
-__all__ = ["PRODUCT", "DifferenceSpec", "classify"]
+__all__ = ["PRODUCT", "DifferenceSpec"]
 
 CLASSES = {0: "stable", 1: "decrease", 2: "increase"}
-_CLASS_NODATA = 255
+CHANGES = {1: "decrease", 2: "increase"}  # the classes that make patches
 
 
 class DifferenceSpec(StepSpec):
@@ -43,6 +44,13 @@ class DifferenceSpec(StepSpec):
     band: int = Field(default=1, ge=1, description="band of that output (1-based)")
     threshold: float = Field(default=0.2, gt=0, description="|difference| counted as change")
     min_area_m2: float = Field(default=1000.0, ge=0, description="smallest patch kept")
+
+    @field_validator("before", "after")
+    @classmethod
+    def _one_output(cls, v: str) -> str:
+        if v.endswith("@*"):
+            raise ValueError(f"{v!r} names every period's output: name one, e.g. 'step@2022-H1'")
+        return v
 
 
 def needs(spec: DifferenceSpec) -> Needs:
@@ -60,20 +68,11 @@ def outputs(spec: DifferenceSpec) -> list[str]:
     ]
 
 
-def classify(diff: np.ndarray, threshold: float) -> np.ndarray:
-    """Change classes of a difference array (pure): 0 stable, 1 decrease, 2 increase, 255 NaN."""
-    out = np.zeros(diff.shape, dtype=np.uint8)
-    with np.errstate(invalid="ignore"):
-        out[diff < -threshold] = 1
-        out[diff > threshold] = 2
-    out[~np.isfinite(diff)] = _CLASS_NODATA
-    return out
-
-
 def _block(
     before: str, after: str, band: int, window: tuple[int, int, int, int], threshold: float
 ) -> BlockResult:
     """Read one window of both inputs, return (difference, class) as float32 layers."""
+    from rs.change import classify
     from rs.load.outputs import read_window
     from rs.pipeline.blocks import BlockResult
 
@@ -87,13 +86,16 @@ def build(ctx: StepContext) -> StepSummary:
     import dask
     import geopandas as gpd
     import pandas as pd
+    from affine import Affine
+    from pyproj import CRS
 
+    from rs.change import class_polygons, merge_patches
     from rs.errors import SpecError
     from rs.export.cog import CogWriter
     from rs.export.raster import RasterBand, raster_asset
     from rs.export.tables import write_table
     from rs.export.vectors import write_vector
-    from rs.load.outputs import grid_of, patches
+    from rs.load.outputs import raster_info
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
 
@@ -101,11 +103,18 @@ def build(ctx: StepContext) -> StepSummary:
     (before,) = ctx.upstream["before"]
     (after,) = ctx.upstream["after"]
     pa, pb = before.asset(spec.layer), after.asset(spec.layer)
-    grid = grid_of(pa)
-    if grid != grid_of(pb):
+    grid, n_bands = raster_info(pa)
+    if (grid, n_bands) != raster_info(pb):
         raise SpecError(
             f"step {spec.id!r}: {spec.before} and {spec.after} are on different grids; give both "
             "steps the same crs and resolution (and the same AOI)"
+        )
+    if spec.band > n_bands:
+        raise SpecError(f"step {spec.id!r}: {spec.layer} has {n_bands} band(s), not {spec.band}")
+    if CRS.from_user_input(grid.crs).is_geographic:
+        raise SpecError(
+            f"step {spec.id!r}: {spec.layer} is on a geographic grid ({grid.crs}); areas in m² "
+            "need a projected crs for the upstream steps"
         )
     h, w = grid.shape
     by, bx = ctx.runtime.block_shape(2, itemsize=8)
@@ -127,7 +136,9 @@ def build(ctx: StepContext) -> StepSummary:
                 str(pa), str(pb), spec.band, win, spec.threshold, dask_key_name=key
             )
             tasks.append(BlockTask(r, c, task))
-    pixel_area = abs(grid.transform.a * grid.transform.e)
+    t = grid.transform
+    pixel_area = abs(t.a * t.e - t.b * t.d)
+    pieces: dict[int, list[Any]] = {k: [] for k in CHANGES}
     count = np.zeros(3, dtype=np.int64)
     total = np.zeros(3, dtype=np.float64)
     diff_band = RasterBand("difference", unit="1", description=f"{spec.layer} after - before")
@@ -138,7 +149,7 @@ def build(ctx: StepContext) -> StepSummary:
         CogWriter(
             diff_path, grid, [diff_band], dtype="float32", nodata=float("nan"), tags=tags
         ) as dw,
-        CogWriter(cls_path, grid, [cls_band], dtype="uint8", nodata=_CLASS_NODATA, tags=tags) as cw,
+        CogWriter(cls_path, grid, [cls_band], dtype="uint8", nodata=NODATA, tags=tags) as cw,
     ):
         for block in ctx.runtime.compute_blocks(tasks, f"{ctx.out.stem}: {len(tasks)} blocks"):
             diff, cls = block.data[0], block.data[1].astype(np.uint8)
@@ -148,9 +159,12 @@ def build(ctx: StepContext) -> StepSummary:
                 total[k] += float(diff[sel].sum(dtype=np.float64))
             dw.write_block(block.row, block.col, diff)
             cw.write_block(block.row, block.col, cls)
+            where = t @ Affine.translation(block.col, block.row)
+            for k, polys in class_polygons(cls, where, CHANGES).items():
+                pieces[k].extend(polys)
     for key, path, band, dtype, nodata in (
         ("difference", diff_path, diff_band, "float32", float("nan")),
-        ("change_class", cls_path, cls_band, "uint8", float(_CLASS_NODATA)),
+        ("change_class", cls_path, cls_band, "uint8", float(NODATA)),
     ):
         ctx.out.add(raster_asset(key, path, grid, [band], dtype=dtype, nodata=nodata))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -173,7 +187,7 @@ def build(ctx: StepContext) -> StepSummary:
             title="area per change class",
         )
     )
-    polys = patches(cls_path, {1: "decrease", 2: "increase"}, min_area=spec.min_area_m2)
+    polys = merge_patches(pieces, CHANGES, min_area=spec.min_area_m2)
     gdf = gpd.GeoDataFrame(
         {
             "patch_id": np.arange(1, len(polys) + 1, dtype=np.int64),
@@ -220,5 +234,4 @@ PRODUCT = ProductDef(
     needs=needs,
     build=build,
     outputs=outputs,
-    title="difference of a layer between two steps' outputs, change classes and patches",
 )

@@ -111,14 +111,9 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
 
 def _mask_geometry(mask: np.ndarray, grid: Grid) -> shapely.Geometry:
     """The exact pixel outline of ``mask`` (grid CRS)."""
-    polys = [
-        shapely.geometry.shape(geom)
-        for geom, val in features.shapes(
-            mask.astype(np.uint8), mask=mask, transform=grid.transform()
-        )
-        if val == 1
-    ]
-    return shapely.union_all(polys)
+    from rs.change import class_polygons
+
+    return shapely.union_all(class_polygons(mask.astype(np.uint8), grid.transform(), [1])[1])
 
 
 # irregular outline of a planted patch: radius multipliers at 12 equally spaced bearings
