@@ -90,9 +90,14 @@ def _slow_plus_one(block: np.ndarray) -> np.ndarray:
     return block + 1
 
 
-@pytest.mark.parametrize("bound", [1, 3])
-def test_iter_blocks__never_more_than_max_in_flight(local_client: Client, bound: int) -> None:
-    """The bound the runtime passes is what the cluster sees: futures not done at once."""
+@pytest.mark.parametrize("bound", [1, 3, None])
+def test_iter_blocks__never_more_than_max_in_flight(
+    local_client: Client, bound: int | None
+) -> None:
+    """Futures not done at once: the bound given, or by default (``None``, what the runtime's
+    :meth:`Runtime.compute_blocks` uses) the cluster's threads plus one."""
+    from rs.pipeline.context import Runtime
+
     ref = np.arange(4 * 60 * 60, dtype="float32").reshape(4, 60, 60)
     stack = da.from_array(ref, chunks=(4, 15, 15)).map_blocks(_slow_plus_one)
     alive: list = []
@@ -110,10 +115,16 @@ def test_iter_blocks__never_more_than_max_in_flight(local_client: Client, bound:
     local_client.compute = counting_compute  # type: ignore[method-assign]
     try:
         out = np.full(ref.shape, np.nan, dtype="float32")
-        for b in iter_blocks(local_client, array_tasks(stack), max_in_flight=bound):
+        blocks = (
+            Runtime(local_client).compute_blocks(array_tasks(stack), "test")
+            if bound is None
+            else iter_blocks(local_client, array_tasks(stack), max_in_flight=bound)
+        )
+        for b in blocks:
             _, h, w = b.data.shape
             out[:, b.row : b.row + h, b.col : b.col + w] = b.data
     finally:
         del local_client.compute
     np.testing.assert_array_equal(out, ref + 1)
-    assert peak == bound, "as many in flight as allowed, never more"
+    expected = bound if bound is not None else sum(local_client.nthreads().values()) + 1
+    assert peak == expected, "as many in flight as allowed, never more"

@@ -66,4 +66,43 @@ def test_run_pipeline__no_valid_pixel_is_a_failure_with_report(
     report = json.loads((out / "reports" / "t-latest.json").read_text())
     assert report["status"] == "failed" and report["error"]["type"] == "EmptyProductError"
     assert report["error"]["exit_code"] == 2
+    assert report["error"]["failed_step"] == "t-composite-p-20210501-20220930"
+    assert [(s["step"], s["status"]) for s in report["steps"]] == [("composite", "failed")]
+    assert report["steps"][0]["scenes_found"] == small_world.n_dates, "what was known is kept"
     assert not list(out.glob("*.tif")) and not (out / "items").exists()
+
+
+def test_runtime__captures_gdal_env_of_the_client_process(monkeypatch) -> None:
+    from rs.pipeline.context import Runtime
+
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "7")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT", "a")
+    env = Runtime(client=None).gdal_env  # type: ignore[arg-type]
+    assert {"GDAL_HTTP_MAX_RETRY": "7", "AZURE_STORAGE_ACCOUNT": "a"}.items() <= env.items()
+
+
+def test_composite_block__reads_under_the_captured_gdal_env(
+    small_world: World, monkeypatch
+) -> None:
+    """The settings a block task gets are in force while it reads (on any worker)."""
+    import rasterio
+    from odc.geo.geobox import GeoBox
+    from shapely.geometry import box
+
+    import rs.load
+    from rs.products import composite
+
+    seen: dict[str, object] = {}
+
+    def recording_load_block(items, bands, **kw):
+        seen.update(rasterio.env.getenv())
+        return None, []
+
+    monkeypatch.setattr(rs.load, "load_block", recording_load_block)
+    g = small_world.grid
+    tile = GeoBox.from_bbox((g.x0, g.y0 - 320, g.x0 + 320, g.y0), g.crs, resolution=10)
+    spec = composite.CompositeSpec(id="c", kind="composite")
+    composite._block(
+        small_world.items(), (0,), tile, spec, box(0, 0, 1, 1), "skip", {"GDAL_HTTP_MAX_RETRY": "7"}
+    )
+    assert seen.get("GDAL_HTTP_MAX_RETRY") == "7"

@@ -24,7 +24,7 @@ def test_expand_period__half_years_named_by_calendar() -> None:
         ("2022-H1", D(2022, 1, 1), D(2022, 6, 30)),
         ("2022-H2", D(2022, 7, 1), D(2022, 12, 31)),
     ]
-    assert [p.label for p in ps][:1] == ["2021-H1"]
+    assert [p.label for p in ps] == [p.name for p in ps], "whole half-years: calendar labels"
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,9 @@ def test_expand_period__clipped_to_start_and_end(every, names) -> None:
     ps = expand_period("x", PeriodSeries(every=every, start=D(2022, 2, 10), end=D(2022, 4, 5)))
     assert [p.name for p in ps] == names
     assert ps[0].start == D(2022, 2, 10) and ps[-1].end == D(2022, 4, 5)
+    # clipped members carry their dates in names: never mistaken for the whole calendar period
+    assert ps[0].label == f"{names[0]}-20220210-{ps[0].end:%Y%m%d}"
+    assert ps[-1].label == f"{names[-1]}-{ps[-1].start:%Y%m%d}-20220405"
 
 
 def test_expand_period__range_label_carries_dates() -> None:

@@ -23,7 +23,7 @@ from rs.pipeline.runner import run_pipeline
 from rs.pipeline.spec import load_spec
 from rs.testing import World
 
-from .conftest import world_bbox
+from .conftest import out_file, world_bbox
 
 BEFORE = "before-20210501-20210930"
 AFTER = "after-20220401-20220930"
@@ -124,6 +124,7 @@ def test_run_pipeline__two_periods_feed_a_difference_step(
     # every item the runner published validates against STAC and its declared extensions
     from .test_export_stac import stac_errors
 
+    assert len(list((one / "items").glob("*.json"))) == 3
     for path in sorted((one / "items").glob("*.json")):
         assert stac_errors(json.loads(path.read_text())) == [], path.name
     item = json.loads((one / "items" / f"t-change-{AFTER}.json").read_text())
@@ -228,6 +229,34 @@ def test_run_pipeline__scene_unreadable_in_some_blocks_is_partly_used(
     assert bad in item["properties"]["rs:inputs"]
     assert item["properties"]["rs:skipped"][0]["status"] == "partly used"
 
+    # pixels: in each 32-px block the clear count is the intact world's (scene 3 read) or that
+    # minus scene 3's clear pixels (scene 3 left out), one or the other for the whole block
+    from .test_pipeline_e2e import _window
+
+    cc_path = out_file(Path(spec.output), "clear_count")
+    rows_, cols_ = _window(world_copy, cc_path)
+    full = np.zeros(world_copy.grid.shape(), dtype=np.int64)
+    for i in range(world_copy.n_dates):
+        full += ~(world_copy.cloud_mask(i) | world_copy.shadow_mask(i))
+    clear3 = ~(world_copy.cloud_mask(3) | world_copy.shadow_mask(3))
+    full, clear3 = full[rows_, cols_], clear3[rows_, cols_]
+    with rasterio.open(cc_path) as ds:
+        cc = ds.read(1).astype(np.int64)
+    inside = cc != 65535
+    kinds = set()
+    for r in range(0, cc.shape[0], 32):
+        for c in range(0, cc.shape[1], 32):
+            win = (slice(r, r + 32), slice(c, c + 32))
+            m = inside[win]
+            if not m.any():
+                continue
+            used = (cc[win][m] == full[win][m]).all()
+            left_out = (cc[win][m] == (full - clear3)[win][m]).all()
+            assert used or left_out, f"block at {r},{c}: scene 3 neither used nor left out"
+            if not (used and left_out):  # blocks where scene 3 is cloudy cannot tell
+                kinds.add("used" if used else "left out")
+    assert kinds == {"used", "left out"}
+
     again = run_pipeline(spec)
     assert again.status == "up-to-date", "an unchanged catalogue is up to date"
 
@@ -246,5 +275,8 @@ def test_rs_run__dry_run_lists_steps_and_writes_nothing(
     assert f"t-comp-{BEFORE}: would-run; inputs: 2 found, 0 unreadable" in proc.stdout
     assert f"t-change-{AFTER}: would-run; inputs: 0 found" in proc.stdout
     assert rs_cli("run", str(spec), "-q").returncode == 0
+    before = sorted((p, p.stat().st_size, p.stat().st_mtime_ns) for p in out.rglob("*"))
     again = rs_cli("run", str(spec), "--dry-run")
     assert again.stdout.count("up-to-date") == 3
+    after = sorted((p, p.stat().st_size, p.stat().st_mtime_ns) for p in out.rglob("*"))
+    assert after == before, "a dry run writes nothing, not even a report"

@@ -224,6 +224,7 @@ def test_expand_runs__two_periods_feed_a_later_step(tmp_path: Path) -> None:
     assert [u.period.name for u in change.upstream["before"]] == ["2022-H1"]
     assert [u.period.name for u in change.upstream["after"]] == ["2022-H2"]
     assert change.upstream["before"][0] is runs[0]
+    assert change.upstream["after"][0] is runs[1]
 
 
 @pytest.mark.parametrize(
