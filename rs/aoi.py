@@ -36,14 +36,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from rs._bbox import BBOX_HELP, bbox_polygon, looks_like_bbox
-from rs._geom import (
-    as_polygonal,
-    crosses_antimeridian,
-    flat_parts,
-    shift_east,
-    split_antimeridian,
-    split_shifted,
-)
+from rs._geom import as_polygonal, flat_parts, lonlat_polygons, split_antimeridian
 from rs.errors import AoiError, RsWarning
 
 __all__ = ["Aoi", "AoiSource", "AoiWarning", "load_aoi", "looks_like_bbox", "split_antimeridian"]
@@ -316,8 +309,8 @@ def _normalise(raw: _Raw, *, name_field: str | None, repair: bool) -> gpd.GeoDat
 
     fixed, repaired, n_dropped = [], [], 0
     for nm, geom in zip(gdf["name"], gdf.geometry, strict=True):
-        out, reason = _fix(shapely.force_2d(geom), repair=repair, split=raw.split,
-                           where=f"{where}, {nm!r}")
+        out, reason = lonlat_polygons(shapely.force_2d(geom), repair=repair, split=raw.split,
+                                      where=f"{where}, {nm!r}")
         if reason is not None:
             repaired.append(f"{nm!r} ({reason})")
         n_dropped += out is None
@@ -397,24 +390,3 @@ def _check_lonlat(gdf: gpd.GeoDataFrame, where: str, crs: CRS) -> None:
                    f"{crs.name}; this looks like projected metres: set the CRS the data really "
                    "uses (e.g. gdf.set_crs('EPSG:32650', allow_override=True), or "
                    "ogr2ogr -a_srs) instead of EPSG:4326.")
-
-
-def _fix(geom: BaseGeometry, *, repair: bool, split: bool,
-         where: str) -> tuple[BaseGeometry | None, str | None]:
-    """Valid polygonal ``geom`` split at the antimeridian, and why it was invalid (else None).
-
-    The geometry is None if no area is left.
-    """
-    crosses = split and crosses_antimeridian(geom, where=where)
-    if crosses:
-        geom = shapely.transform(geom, shift_east)
-    reason = None if geom.is_valid else str(shapely.is_valid_reason(geom))
-    if reason is not None:
-        if not repair:
-            raise AoiError(f"{where} is not a valid polygon: {reason}. "
-                           "Fix it (e.g. QGIS 'Fix geometries') or pass repair=True.")
-        geom = shapely.make_valid(geom)
-    if crosses:
-        geom = split_shifted(geom)
-    parts = [p for p in flat_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
-    return (as_polygonal(parts) if parts else None), reason

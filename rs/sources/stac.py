@@ -409,4 +409,3 @@ def _check_collections(
         f"STAC API {url} has no collection {names}; it has: {listed}. "
         f"Fix the source's `collections` (ids are case-sensitive).{hint}"
     )
-
