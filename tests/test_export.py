@@ -74,12 +74,14 @@ def test_write_quicklook__rgb_and_ramp_with_transparent_nodata(tmp_path: Path) -
     data[:, :500, :] = np.nan
     cog = tmp_path / "x.tif"
     _write_blocks(cog, data)
-    png = write_quicklook(cog, tmp_path / "q.png", bands=(1,), max_size=300, value_range=(0, 1))
+    q = write_quicklook(cog, tmp_path / "q.png", bands=(1,), max_size=300, value_range=(0, 1))
+    png = q.path
+    assert png == tmp_path / "q.png" and q.value_range == (0.0, 1.0)
     img = np.asarray(Image.open(png))
     assert img.shape[1:] == (300, 4) and img.shape[0] > 250, "map of 250 rows + legend strip"
     assert (img[:120, :, 3] == 0).all() and (img[130:, :, 3] == 255).all()
     assert not np.array_equal(img[200, 5, :3], img[200, -5, :3]), "the ramp varies with value"
-    rgb = write_quicklook(cog, tmp_path / "rgb.png", bands=(1, 2, 2), max_size=300)
+    rgb = write_quicklook(cog, tmp_path / "rgb.png", bands=(1, 2, 2), max_size=300).path
     assert np.asarray(Image.open(rgb)).shape == (250, 300, 4)
 
 

@@ -10,7 +10,7 @@ from affine import Affine
 from PIL import Image
 
 from rs.export.cog import CogWriter, GridSpec, RasterBand
-from rs.export.quicklook import quicklook_asset, render_quicklook
+from rs.export.quicklook import Quicklook, quicklook_asset, write_quicklook
 
 GRID = GridSpec("EPSG:32650", Affine(10, 0, 660000, 0, -10, 3552000), (200, 400))
 
@@ -28,9 +28,9 @@ def _nearest(pixels: np.ndarray, colour: np.ndarray) -> float:
     return float(d.min())
 
 
-def test_render_quicklook__single_band_has_a_colour_bar(tmp_path: Path) -> None:
+def test_write_quicklook__single_band_has_a_colour_bar(tmp_path: Path) -> None:
     cog = _gradient_cog(tmp_path / "ndvi.tif", -0.2, 0.9)
-    q = render_quicklook(cog, tmp_path / "ndvi.png", max_size=400, value_range=(-0.2, 0.9))
+    q = write_quicklook(cog, tmp_path / "ndvi.png", max_size=400, value_range=(-0.2, 0.9))
     assert q.value_range == (-0.2, 0.9) and q.label == "ndvi"
     img = np.asarray(Image.open(q.path))
     h = GRID.shape[0]
@@ -48,13 +48,13 @@ def test_render_quicklook__single_band_has_a_colour_bar(tmp_path: Path) -> None:
     assert text > 30, "labels (layer name, min, max) are drawn in dark text"
 
 
-def test_render_quicklook__legend_labels_differ_with_range(tmp_path: Path) -> None:
+def test_write_quicklook__legend_labels_differ_with_range(tmp_path: Path) -> None:
     cog = _gradient_cog(tmp_path / "ndvi.tif", 0.0, 1.0)
-    a = np.asarray(Image.open(render_quicklook(cog, tmp_path / "a.png", value_range=(0, 1)).path))
-    b = np.asarray(Image.open(render_quicklook(cog, tmp_path / "b.png", value_range=(0, 5)).path))
+    a = np.asarray(Image.open(write_quicklook(cog, tmp_path / "a.png", value_range=(0, 1)).path))
+    b = np.asarray(Image.open(write_quicklook(cog, tmp_path / "b.png", value_range=(0, 5)).path))
     h = GRID.shape[0]
     assert not np.array_equal(a[h:], b[h:]), "the value labels are part of the legend"
-    plain = render_quicklook(cog, tmp_path / "c.png", value_range=(0, 1), legend=False)
+    plain = write_quicklook(cog, tmp_path / "c.png", value_range=(0, 1), legend=False)
     assert np.asarray(Image.open(plain.path)).shape == (h, GRID.shape[1], 4)
 
 
@@ -66,7 +66,9 @@ def test_quicklook_asset__records_value_range_in_physical_units(tmp_path: Path) 
     band = RasterBand("lst", unit="K", scale=0.01, offset=200.0)
     with CogWriter(cog, GRID, [band], dtype="uint16", nodata=0) as w:
         w.write_block(0, 0, counts)
-    a = quicklook_asset("lst_thumbnail", cog, tmp_path / "lst.png", title="LST quicklook")
+    q = write_quicklook(cog, tmp_path / "lst.png")
+    a = quicklook_asset("lst_thumbnail", q, title="LST quicklook")
+    assert a.path == q.path and a.title == "LST quicklook"
     lo, hi = a.extra["rs:value_range"]
     assert 280.0 <= lo < 282.0 and 318.0 < hi <= 320.0, "2nd-98th percentile in kelvin"
     assert a.extra["rs:legend"] == "lst [K]"
@@ -76,14 +78,47 @@ def test_quicklook_asset__records_value_range_in_physical_units(tmp_path: Path) 
     assert a.extra["file:size"] == a.path.stat().st_size
 
 
-def test_render_quicklook__rgb_has_no_legend(tmp_path: Path) -> None:
+def test_write_quicklook__rgb_has_no_legend(tmp_path: Path) -> None:
     rgb = np.random.default_rng(5).random((3, *GRID.shape)).astype("float32")
     cog = tmp_path / "rgb.tif"
     with CogWriter(cog, GRID, ["red", "green", "blue"]) as w:
         w.write_block(0, 0, rgb)
-    q = render_quicklook(cog, tmp_path / "rgb.png", bands=(1, 2, 3))
+    q = write_quicklook(cog, tmp_path / "rgb.png", bands=(1, 2, 3))
     assert q.label is None
     assert np.asarray(Image.open(q.path)).shape == (*GRID.shape, 4)
     lo, hi = q.value_range
     assert lo == pytest.approx(np.percentile(rgb, 2), abs=0.02)
     assert hi == pytest.approx(np.percentile(rgb, 98), abs=0.02)
+
+
+def test_write_quicklook__without_legend_records_no_label(tmp_path: Path) -> None:
+    cog = _gradient_cog(tmp_path / "ndvi.tif", 0.0, 1.0)
+    q = write_quicklook(cog, tmp_path / "a.png", value_range=(0, 1), legend=False)
+    assert q.label is None, "no legend drawn, none recorded"
+    a = quicklook_asset("ndvi_thumbnail", q)
+    assert "rs:legend" not in a.extra and a.extra["rs:value_range"] == [0.0, 1.0]
+    assert a.extra["file:size"] == q.path.stat().st_size
+
+
+def test_write_quicklook__bands_and_value_range_are_checked(tmp_path: Path) -> None:
+    cog = _gradient_cog(tmp_path / "ndvi.tif", 0.0, 1.0)
+    for bands in ((1, 1), (1, 1, 1, 1), ()):
+        with pytest.raises(ValueError, match=r"1 band .* or 3"):
+            write_quicklook(cog, tmp_path / "x.png", bands=bands)
+    for rng in ((1.0, 1.0), (2.0, 1.0), (0.0, float("nan"))):
+        with pytest.raises(ValueError, match="low < high"):
+            write_quicklook(cog, tmp_path / "x.png", value_range=rng)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ndvi.tif"], "nothing written"
+
+
+def test_write_quicklook__dimensionless_unit_not_shown(tmp_path: Path) -> None:
+    data = np.tile(np.linspace(0.0, 1.0, GRID.shape[1], dtype="float32"), (GRID.shape[0], 1))
+    labels = {}
+    for unit in ("1", "K", None):
+        cog = tmp_path / f"{unit}.tif"
+        with CogWriter(cog, GRID, [RasterBand("ndvi", unit=unit)]) as w:
+            w.write_block(0, 0, data)
+        labels[unit] = write_quicklook(cog, tmp_path / f"{unit}.png").label
+    assert labels == {"1": "ndvi", "K": "ndvi [K]", None: "ndvi"}
+    q = write_quicklook(tmp_path / "K.tif", tmp_path / "own.png", label="LST (kelvin)")
+    assert isinstance(q, Quicklook) and q.label == "LST (kelvin)"

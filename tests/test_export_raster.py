@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,9 @@ import rasterio
 from affine import Affine
 from rasterio.enums import ColorInterp
 
+from rs.errors import OutputError
 from rs.export.cog import CogWriter, GridSpec, RasterBand
-from rs.export.raster import COG_MEDIA_TYPE, raster_asset
+from rs.export.raster import COG_MEDIA_TYPE, check_nodata, proj_fields, raster_asset
 
 GRID = GridSpec("EPSG:32650", Affine(10, 0, 660000, 0, -10, 3552000), (300, 400))
 LST = RasterBand("lst", unit="K", description="land surface temperature", scale=0.01, offset=200.0)
@@ -136,3 +138,69 @@ def test_raster_asset__nan_nodata_and_non_epsg_crs() -> None:
     assert a.extra["proj:code"] is None
     assert "Lambert Azimuthal Equal Area" in a.extra["proj:wkt2"]
     assert "file:size" not in a.extra, "no size for a file not written yet"
+
+
+def test_check_nodata__integer_rasters_need_a_finite_in_range_value() -> None:
+    assert check_nodata("uint16", 65535) == 65535 and check_nodata("int16", -1.0) == -1
+    assert check_nodata("uint8", None) is None
+    assert np.isnan(check_nodata("float32", float("nan")))  # type: ignore[arg-type]
+    for dtype, nodata in (("uint16", float("nan")), ("uint16", 65536), ("uint8", -1),
+                          ("int16", 0.5), ("int32", float("inf")), ("float32", 1e40)):
+        with pytest.raises(ValueError, match=re.escape(f"nodata {nodata!r}")):
+            check_nodata(dtype, nodata)
+
+
+def test_cog_writer__integer_dtype_with_nan_nodata_refused_and_nothing_left(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError, match=r"cannot be stored as uint16.*0\.\.65535"):
+        CogWriter(tmp_path / "c.tif", GRID, ["count"], dtype="uint16", nodata=float("nan"))
+    with pytest.raises(ValueError, match="uint16"):
+        raster_asset("c", tmp_path / "c.tif", GRID, ["count"], dtype="uint16",
+                     nodata=float("nan"))  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cog_writer__nan_in_an_integer_raster_is_stored_as_nodata(tmp_path: Path) -> None:
+    out = tmp_path / "count.tif"
+    block = np.arange(GRID.shape[0] * GRID.shape[1], dtype="float32").reshape(GRID.shape) % 7
+    block[:10] = np.nan
+    with CogWriter(out, GRID, ["count"], dtype="uint16", nodata=65535) as w:
+        w.write_block(0, 0, block)
+    with rasterio.open(out) as ds:
+        got = ds.read(1)
+        assert ds.nodata == 65535
+    assert (got[:10] == 65535).all(), "NaN is nodata, not 0"
+    np.testing.assert_array_equal(got[10:], block[10:].astype("uint16"))
+    assert (got[10:] == 0).any(), "0 stays a valid count"
+    with pytest.raises(ValueError, match="no nodata value"), \
+            CogWriter(tmp_path / "n.tif", GRID, ["count"], dtype="uint8", nodata=None) as w:
+        w.write_block(0, 0, block)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["count.tif"]
+
+
+def test_cog_writer__failure_while_opening_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(self: object, *args: object) -> None:
+        raise RuntimeError("boom while opening")
+
+    monkeypatch.setattr(rasterio.io.DatasetWriter, "set_band_unit", boom)
+    w = CogWriter(tmp_path / "x.tif", GRID, [LST])
+    with pytest.raises(RuntimeError, match="boom while opening"), w:
+        pass
+    assert w._ds is None, "the scratch dataset is closed"
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    bad = GridSpec("EPSG:32650", GRID.transform, (0, 0))  # GDAL refuses an empty raster
+    with pytest.raises(OutputError, match="cannot create"), CogWriter(tmp_path / "y.tif", bad,
+                                                                    ["a"]):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_proj_fields__reads_crs_with_pyproj() -> None:
+    assert proj_fields("EPSG:32650") == {"proj:code": "EPSG:32650"}
+    assert proj_fields(None) == {"proj:code": None}
+    with pytest.raises(ValueError, match="unknown CRS"):
+        proj_fields("not a crs")

@@ -25,9 +25,15 @@ from referencing.jsonschema import DRAFT7
 from shapely.geometry import box
 
 from rs.export.cog import CogWriter, GridSpec, RasterBand
-from rs.export.quicklook import quicklook_asset
+from rs.export.quicklook import quicklook_asset, write_quicklook
 from rs.export.raster import raster_asset
-from rs.export.stac_items import OutputAsset, output_item, write_output_item
+from rs.export.stac_items import (
+    OutputAsset,
+    file_asset,
+    output_item,
+    refresh_catalog,
+    write_output_item,
+)
 from rs.export.tables import write_table
 from rs.export.vectors import write_vector
 
@@ -138,7 +144,9 @@ def _product_assets(folder: Path) -> list[OutputAsset]:
     return [
         raster_asset("ndvi", cog, GRID, [ndvi], dtype="float32", nodata=float("nan")),
         raster_asset("clear_count", counts, GRID, ["clear_count"], dtype="uint16", nodata=65535),
-        quicklook_asset("ndvi_thumbnail", cog, folder / "ndvi.png", value_range=(-0.2, 0.9)),
+        quicklook_asset(
+            "ndvi_thumbnail", write_quicklook(cog, folder / "ndvi.png", value_range=(-0.2, 0.9))
+        ),
         *write_table(zonal, folder, "zonal", key="zonal", descriptions={"county": "name"}),
         *write_vector(patches, folder, "patches", key="patches", layer="patches",
                       schema={"patch_id": "int", "kind": "str"}, geometry_type="Polygon"),
@@ -244,3 +252,38 @@ def test_stac_errors__invalid_extension_values_fail(tmp_path: Path) -> None:
         "no bundled schema for declared extension "
         "https://stac-extensions.github.io/eo/v2.0.0/schema.json"
     ]
+
+
+def test_output_item__field_of_an_undeclarable_extension_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'eo:cloud_cover'.*prefix 'eo'"):
+        _item(tmp_path, {"eo:cloud_cover": 3})
+    with pytest.raises(ValueError, match="'sat:orbit_state'"):
+        output_item(tmp_path, item_id="p", geometry=GEOM, start=T0, end=T1, assets=[],
+                    properties={"sat:orbit_state": "ascending"})  # fmt: skip
+    item = _item(tmp_path, {"rs:value_range": [0, 1], "proj:code": "EPSG:32650"})
+    assert item["stac_extensions"] == [EXTENSION_SCHEMAS["proj"][0]]
+
+
+def test_refresh_catalog__links_every_item_file_without_reading_it(tmp_path: Path) -> None:
+    items = tmp_path / "items"
+    items.mkdir()
+    (items / "b-2.json").write_text("{}")
+    (items / "a-1.json").write_text("not read")
+    (items / "notes.txt").write_text("")
+    refresh_catalog(tmp_path)
+    cat = json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))
+    assert [(link["rel"], link["href"]) for link in cat["links"]] == [
+        ("root", "./catalog.json"), ("item", "./items/a-1.json"), ("item", "./items/b-2.json"),
+    ]
+    refresh_catalog(tmp_path / "empty")
+    cat = json.loads((tmp_path / "empty" / "catalog.json").read_text(encoding="utf-8"))
+    assert [link["rel"] for link in cat["links"]] == ["root"]
+
+
+def test_file_asset__adds_the_size_of_a_written_file(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text("a,b\n1,2\n")
+    a = file_asset("t", f, "text/csv", roles=("data",), title="T", extra={"table:row_count": 1})
+    assert a == OutputAsset("t", f, "text/csv", ("data",), "T",
+                            {"table:row_count": 1, "file:size": f.stat().st_size})  # fmt: skip
+    assert "file:size" not in file_asset("u", tmp_path / "later.csv", "text/csv").extra

@@ -9,6 +9,9 @@ so it survives the COG copy): per band the name (GDAL band description), the lon
 (band tag ``long_name``), unit, scale, offset and nodata; dataset
 tags for product metadata (``RS_PRODUCT``, ``RS_PERIOD``, ...); the colour interpretation.
 A stale ``<target>.aux.xml`` (statistics GDAL cached for an older file) is removed on success.
+
+Integer rasters need a finite nodata value (:func:`~rs.export.raster.check_nodata`); NaN in a
+float block written to one becomes that value.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from rs.errors import OutputError
-from rs.export.raster import GridSpec, RasterBand, as_bands
+from rs.export.raster import GridSpec, RasterBand, as_bands, check_nodata
 
-__all__ = ["CogWriter", "GridSpec", "RasterBand", "remove_sidecars"]
+__all__ = ["CogWriter", "GridSpec", "RasterBand"]
 
 
-def remove_sidecars(target: Path) -> None:
+def _remove_sidecars(target: Path) -> None:
     """Remove GDAL's PAM sidecar ``<target>.aux.xml`` if present (stale statistics, ...)."""
     with contextlib.suppress(FileNotFoundError):
         Path(f"{target}.aux.xml").unlink()
@@ -61,6 +64,9 @@ class CogWriter:
 
     ``bands`` are :class:`RasterBand` or plain names; ``colorinterp`` names one colour
     interpretation per band (``"red"``, ``"green"``, ``"blue"``, ``"gray"``, ``"undefined"``...).
+    ``nodata`` must suit ``dtype`` (an integer dtype needs a finite in-range value: ValueError
+    otherwise, before any file is made); NaN in blocks written to an integer raster is stored
+    as ``nodata``.
     """
 
     def __init__(
@@ -78,9 +84,8 @@ class CogWriter:
         self.target = Path(target)
         self.grid = grid
         self.bands = as_bands(bands)
-        self.band_names = [b.name for b in self.bands]
         self.dtype = dtype
-        self.nodata = nodata
+        self.nodata = check_nodata(dtype, nodata)
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.colorinterp = (
             None if colorinterp is None else _colorinterp(colorinterp, len(self.bands))
@@ -92,28 +97,37 @@ class CogWriter:
         self._ds: rasterio.io.DatasetWriter | None = None
 
     def __enter__(self) -> CogWriter:
-        h, w = self.grid.shape
         try:
-            self._ds = rasterio.open(
-                self._scratch,
-                "w",
-                driver="GTiff",
-                width=w,
-                height=h,
-                count=len(self.bands),
-                dtype=self.dtype,
-                crs=self.grid.crs,
-                transform=self.grid.transform,
-                nodata=self.nodata,
-                tiled=True,
-                blockxsize=self.blocksize,
-                blockysize=self.blocksize,
-                BIGTIFF="IF_SAFER",
-            )
-        except (OSError, rasterio.errors.RasterioError) as e:
+            self._open()
+        except BaseException as e:  # nothing is left behind, whatever failed
+            if self._ds is not None:
+                with contextlib.suppress(OSError, rasterio.errors.RasterioError):
+                    self._ds.close()
+                self._ds = None
             self._cleanup()
-            raise OutputError(f"cannot create {self._scratch}: {e}") from e
-        ds = self._ds
+            if isinstance(e, OSError | rasterio.errors.RasterioError):
+                raise OutputError(f"cannot create {self._scratch}: {e}") from e
+            raise
+        return self
+
+    def _open(self) -> None:
+        h, w = self.grid.shape
+        self._ds = ds = rasterio.open(
+            self._scratch,
+            "w",
+            driver="GTiff",
+            width=w,
+            height=h,
+            count=len(self.bands),
+            dtype=self.dtype,
+            crs=self.grid.crs,
+            transform=self.grid.transform,
+            nodata=self.nodata,
+            tiled=True,
+            blockxsize=self.blocksize,
+            blockysize=self.blocksize,
+            BIGTIFF="IF_SAFER",
+        )
         for i, b in enumerate(self.bands, start=1):
             ds.set_band_description(i, b.name)  # what GIS tools show as the band's name
             if b.description:
@@ -126,7 +140,6 @@ class CogWriter:
             ds.update_tags(**self.tags)
         if self.colorinterp is not None:
             ds.colorinterp = self.colorinterp
-        return self
 
     def write_block(self, row: int, col: int, block: np.ndarray) -> None:
         """Write ``block`` of shape (band, h, w) (or (h, w) for one band) at pixel (row, col)."""
@@ -136,6 +149,15 @@ class CogWriter:
             block = block[np.newaxis]
         if block.shape[0] != len(self.bands):
             raise ValueError(f"block has {block.shape[0]} bands, writer has {len(self.bands)}")
+        if np.dtype(self.dtype).kind in "iu" and block.dtype.kind in "fc":
+            nan = np.isnan(block)
+            if nan.any():
+                if self.nodata is None:
+                    raise ValueError(
+                        f"block has NaN but the {self.dtype} raster {self.target.name} has no "
+                        "nodata value; give the writer a nodata value"
+                    )
+                block = np.where(nan, self.nodata, block)
         window = Window(col, row, block.shape[2], block.shape[1])
         self._ds.write(block.astype(self.dtype, copy=False), window=window)
 
@@ -157,7 +179,7 @@ class CogWriter:
         for p in (self._scratch, self._tmp):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
-            remove_sidecars(p)
+            _remove_sidecars(p)
 
     def _finish(self) -> None:
         predictor = 3 if np.dtype(self.dtype).kind == "f" else 2
@@ -175,7 +197,7 @@ class CogWriter:
                 BIGTIFF="IF_SAFER",
                 NUM_THREADS="ALL_CPUS",  # compress tiles in parallel
             )
-            remove_sidecars(self.target)
+            _remove_sidecars(self.target)
             os.replace(self._tmp, self.target)
         except (OSError, rasterio.errors.RasterioError) as e:
             raise OutputError(f"cannot write COG {self.target}: {e}") from e

@@ -3,6 +3,9 @@
 One band is drawn with a colour ramp and, below the map, a legend strip: the layer name (with
 its unit), the ramp, and the values at its two ends. Three bands make an RGB image, without a
 legend. Values are physical (``stored * scale + offset`` from the COG); nodata is transparent.
+
+:func:`write_quicklook` draws the PNG and returns a :class:`Quicklook` (what was drawn);
+:func:`quicklook_asset` describes it for the product's STAC item.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from PIL import Image, ImageDraw, ImageFont
 from rasterio.enums import Resampling
 
 from rs.export._atomic import atomic_path
-from rs.export.stac_items import OutputAsset, file_fields
+from rs.export.stac_items import OutputAsset, file_asset
 
-__all__ = ["Quicklook", "quicklook_asset", "render_quicklook", "write_quicklook"]
+__all__ = ["Quicklook", "quicklook_asset", "write_quicklook"]
 
 # A brown-to-green ramp for single-band vegetation indices (NDVI -0.2 .. 0.9).
 _RAMP = np.array(
@@ -49,8 +52,8 @@ class Quicklook:
     """A written quicklook: its path, the value range its colours span, its legend label."""
 
     path: Path
-    value_range: tuple[float, float]
-    label: str | None = None  # None: RGB, no legend
+    value_range: tuple[float, float]  # physical units
+    label: str | None = None  # the legend's label; None: no legend drawn (RGB, legend=False)
 
 
 def _stretch(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -93,7 +96,12 @@ def _with_legend(rgba: np.ndarray, label: str, lo: float, hi: float) -> np.ndarr
     return np.asarray(img)
 
 
-def render_quicklook(
+def _label(name: str, unit: str | None) -> str:
+    """``name [unit]``; no unit shown for none or the dimensionless ``"1"``."""
+    return f"{name} [{unit}]" if unit and unit != "1" else name
+
+
+def write_quicklook(
     cog: Path,
     png: Path,
     *,
@@ -105,12 +113,22 @@ def render_quicklook(
 ) -> Quicklook:
     """Write an 8-bit PNG of ``cog`` at most ``max_size`` pixels on its long side.
 
-    Three bands make an RGB image stretched between their joint 2nd and 98th percentiles;
-    one band is drawn with a vegetation colour ramp over ``value_range`` (default: percentiles)
-    and, when ``legend``, a legend strip below the map (``label``, default: the band's name
-    and unit in the COG). Returns the path, the value range used and the legend label.
+    ``bands`` (1-based) are one band or three. Three bands make an RGB image stretched between
+    their joint 2nd and 98th percentiles; one band is drawn with a vegetation colour ramp over
+    ``value_range`` (default: percentiles; a given range needs low < high) and, when
+    ``legend``, a legend strip below the map (``label``, default: the band's name and unit in
+    the COG). Returns the path, the value range used and the legend label (``None`` when no
+    legend was drawn).
     """
     bands = list(bands)
+    if len(bands) not in (1, 3):
+        raise ValueError(f"a quicklook draws 1 band (ramp) or 3 (RGB), got bands={bands}")
+    if value_range is not None:
+        lo, hi = (float(v) for v in value_range)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(
+                f"value_range must be two finite numbers low < high, got {value_range}"
+            )
     with rasterio.open(cog) as src:
         scale = max(src.width, src.height) / max_size
         out_w = max(1, round(src.width / max(scale, 1)))
@@ -127,14 +145,10 @@ def render_quicklook(
         unit = src.units[bands[0] - 1]
     valid = np.all(np.isfinite(data), axis=0)
     finite = data[:, valid]
-    if value_range is not None:
-        lo, hi = (float(v) for v in value_range)
-    elif finite.size:
-        lo, hi = (float(v) for v in np.percentile(finite, [2, 98]))
-    else:
-        lo, hi = 0.0, 1.0
-    if hi <= lo:
-        hi = lo + 1e-6
+    if value_range is None:
+        lo, hi = (float(v) for v in np.percentile(finite, [2, 98])) if finite.size else (0.0, 1.0)
+        if hi <= lo:  # a constant layer
+            hi = lo + 1e-6
     if len(bands) == 3:
         rgb = (_stretch(data, lo, hi) * 255).transpose(1, 2, 0)
     else:
@@ -142,73 +156,28 @@ def render_quicklook(
     alpha = np.where(valid, 255, 0)[..., np.newaxis]
     rgba = np.concatenate([np.nan_to_num(rgb), alpha], axis=-1).astype(np.uint8)
     text = None
-    if len(bands) != 3:
-        text = label if label is not None else (f"{name} [{unit}]" if unit else name)
-        if legend:
-            rgba = _with_legend(rgba, text, lo, hi)
+    if len(bands) == 1 and legend:
+        text = label if label is not None else _label(name, unit)
+        rgba = _with_legend(rgba, text, lo, hi)
     with atomic_path(png) as tmp:
         # fast zlib level: a quicklook is small either way, encoding time is not
         Image.fromarray(rgba).save(tmp, format="PNG", compress_level=1)
     return Quicklook(Path(png), (lo, hi), text)
 
 
-def write_quicklook(
-    cog: Path,
-    png: Path,
-    *,
-    bands: Sequence[int] = (1,),
-    max_size: int = 1024,
-    value_range: tuple[float, float] | None = None,
-    legend: bool = True,
-    label: str | None = None,
-) -> Path:
-    """:func:`render_quicklook`, returning only the PNG's path."""
-    return render_quicklook(
-        cog,
-        png,
-        bands=bands,
-        max_size=max_size,
-        value_range=value_range,
-        legend=legend,
-        label=label,
-    ).path
-
-
 def quicklook_asset(
     key: str,
-    cog: Path,
-    png: Path,
+    q: Quicklook,
     *,
     title: str | None = None,
     roles: Sequence[str] = ("overview",),
-    bands: Sequence[int] = (1,),
-    max_size: int = 1024,
-    value_range: tuple[float, float] | None = None,
-    legend: bool = True,
-    label: str | None = None,
 ) -> OutputAsset:
-    """Write a quicklook (see :func:`render_quicklook`) and return its STAC asset.
+    """The STAC asset of a quicklook written by :func:`write_quicklook`.
 
-    ``extra`` records ``rs:value_range`` ([low, high], physical units, the colours' span) and,
-    for one band, ``rs:legend`` (the label drawn).
+    ``extra`` records ``rs:value_range`` ([low, high], physical units, the colours' span),
+    ``rs:legend`` (the label drawn) only when a legend was drawn, and ``file:size``.
     """
-    q = render_quicklook(
-        cog,
-        png,
-        bands=bands,
-        max_size=max_size,
-        value_range=value_range,
-        legend=legend,
-        label=label,
-    )
     extra: dict[str, object] = {"rs:value_range": [q.value_range[0], q.value_range[1]]}
     if q.label is not None:
         extra["rs:legend"] = q.label
-    return OutputAsset(
-        key=key,
-        path=q.path,
-        media_type="image/png",
-        roles=tuple(roles),
-        title=title,
-        extra={**extra, **file_fields(q.path)},
-    )
+    return file_asset(key, q.path, "image/png", roles=roles, title=title, extra=extra)

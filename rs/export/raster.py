@@ -1,7 +1,8 @@
 """What a raster output holds, and its STAC asset (projection + raster + bands fields).
 
 No GDAL here: :class:`GridSpec` and :class:`RasterBand` describe a raster; ``cog.py`` writes it
-and :func:`raster_asset` describes the written file for its STAC item.
+and :func:`raster_asset` describes the written file for its STAC item. :func:`check_nodata` is
+the one rule both apply to a nodata value (CRSs are read with pyproj).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from typing import Any
 
 import numpy as np
 from affine import Affine
-from rasterio.crs import CRS
-from rasterio.errors import CRSError
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
-from rs.export.stac_items import OutputAsset, file_fields
+from rs.export.stac_items import OutputAsset, file_asset
 
 __all__ = [
     "COG_MEDIA_TYPE",
     "GridSpec",
     "RasterBand",
     "as_bands",
+    "check_nodata",
     "proj_fields",
     "raster_asset",
 ]
@@ -75,6 +77,33 @@ def as_bands(bands: Sequence[RasterBand | str]) -> list[RasterBand]:
     return out
 
 
+def check_nodata(dtype: str | np.dtype[Any], nodata: float | None) -> float | None:
+    """``nodata`` if it can be stored in ``dtype``, else ``ValueError`` saying what to give.
+
+    An integer dtype needs a finite whole number within its range (NaN cannot be stored in an
+    integer raster: give e.g. 0 or the type's maximum, 65535 for uint16); a float dtype takes
+    NaN, ±inf or a finite value within its range. ``None`` (no nodata value) is always allowed.
+
+    >>> check_nodata("uint16", 65535), check_nodata("float32", float("nan"))
+    (65535, nan)
+    """
+    if nodata is None:
+        return None
+    dt = np.dtype(dtype)
+    v = float(nodata)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not (math.isfinite(v) and v.is_integer() and info.min <= v <= info.max):
+            raise ValueError(
+                f"nodata {nodata!r} cannot be stored as {dt.name}: give a whole number in "
+                f"{info.min}..{info.max} (e.g. {info.max}), or a float dtype for NaN nodata"
+            )
+        return int(v)
+    if dt.kind == "f" and math.isfinite(v) and abs(v) > float(np.finfo(dt).max):
+        raise ValueError(f"nodata {nodata!r} is outside the range of {dt.name}")
+    return v
+
+
 def stac_nodata(nodata: float | None) -> float | int | str | None:
     """``nodata`` as STAC raster writes it: ``"nan"``, ``"inf"``, ``"-inf"`` or the number."""
     if nodata is None:
@@ -95,12 +124,16 @@ def stac_data_type(dtype: str | np.dtype[Any]) -> str:
     return _STAC_COMPLEX.get(name, "other")
 
 
-def proj_fields(crs: str | CRS | None) -> dict[str, Any]:
-    """``proj:code`` (``"EPSG:n"``), or ``proj:code: null`` plus ``proj:wkt2`` for other CRSs."""
+def proj_fields(crs: Any) -> dict[str, Any]:
+    """``proj:code`` (``"EPSG:n"``), or ``proj:code: null`` plus ``proj:wkt2`` for other CRSs.
+
+    ``crs``: anything pyproj reads (``"EPSG:32650"``, WKT, a PROJ string, a pyproj or
+    rasterio CRS) or ``None``.
+    """
     if crs is None:
         return {"proj:code": None}
     try:
-        c = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+        c = CRS.from_user_input(crs)
     except CRSError as e:
         raise ValueError(f"unknown CRS {crs!r}: give an EPSG code or WKT") from e
     epsg = c.to_epsg()
@@ -125,14 +158,15 @@ def raster_asset(
     ``extra`` carries projection v2 (``proj:code``, ``proj:shape``, ``proj:transform``), raster
     v1.1 ``raster:bands`` (data_type, nodata, unit, scale, offset, spatial_resolution), the STAC
     1.1 common ``bands`` (name, description) and ``file:size`` when the file exists already.
+    ``nodata`` must suit ``dtype`` (:func:`check_nodata`).
     """
+    nd = stac_nodata(check_nodata(dtype, nodata))
     bs = as_bands(bands)
     t = grid.transform
     resolution = math.sqrt(abs(t.a * t.e - t.b * t.d))  # side of a square of the pixel's area
     raster_bands = []
     for b in bs:
         rb: dict[str, Any] = {"data_type": stac_data_type(dtype)}
-        nd = stac_nodata(nodata)
         if nd is not None:
             rb["nodata"] = nd
         if b.unit is not None:
@@ -150,13 +184,5 @@ def raster_asset(
         "proj:transform": [float(v) for v in list(t)[:6]],
         "raster:bands": raster_bands,
         "bands": common,
-        **file_fields(Path(path)),
     }
-    return OutputAsset(
-        key=key,
-        path=Path(path),
-        media_type=COG_MEDIA_TYPE,
-        roles=tuple(roles),
-        title=title,
-        extra=extra,
-    )
+    return file_asset(key, Path(path), COG_MEDIA_TYPE, roles=roles, title=title, extra=extra)

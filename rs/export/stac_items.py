@@ -14,6 +14,7 @@ fields they use (see :data:`EXTENSIONS`), so they validate against the published
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,7 +32,7 @@ from rs.export._atomic import atomic_path
 __all__ = [
     "EXTENSIONS",
     "OutputAsset",
-    "file_fields",
+    "file_asset",
     "item_extensions",
     "output_item",
     "read_output_items",
@@ -63,23 +64,49 @@ class OutputAsset:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def file_fields(path: Path) -> dict[str, Any]:
-    """``file:size`` of ``path`` (file extension v2.1), or nothing if it does not exist yet."""
-    try:
-        return {"file:size": Path(path).stat().st_size}
-    except FileNotFoundError:
-        return {}
+#: the field prefix of rs's own fields (``rs:inputs``, ``rs:value_range``, ...): no schema
+OWN_PREFIX = "rs"
+
+
+def file_asset(
+    key: str,
+    path: Path,
+    media_type: str,
+    *,
+    roles: Sequence[str] = ("data",),
+    title: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> OutputAsset:
+    """The asset of the file at ``path``: ``extra`` plus ``file:size`` (file extension v2.1)
+    when the file exists already (a file not written yet gets no size)."""
+    fields = dict(extra or {})
+    with contextlib.suppress(FileNotFoundError):
+        fields["file:size"] = Path(path).stat().st_size
+    return OutputAsset(key, Path(path), media_type, tuple(roles), title, fields)
 
 
 def item_extensions(item: Mapping[str, Any]) -> list[str]:
-    """Schema URIs of the :data:`EXTENSIONS` whose fields ``item`` uses (properties, assets)."""
+    """Schema URIs of the :data:`EXTENSIONS` whose fields ``item`` uses (properties, assets,
+    links).
+
+    A prefixed field (``prefix:name``) whose prefix is neither in :data:`EXTENSIONS` nor
+    ``rs`` is a ``ValueError``: the item would use an extension it cannot declare.
+    """
     used: set[str] = set()
 
     def scan(fields: Mapping[str, Any]) -> None:
         for k in fields:
-            prefix = k.split(":", 1)[0] if ":" in k else ""
+            if ":" not in k:
+                continue
+            prefix = k.split(":", 1)[0]
             if prefix in EXTENSIONS:
                 used.add(EXTENSIONS[prefix])
+            elif prefix != OWN_PREFIX:
+                known = ", ".join(sorted([*EXTENSIONS, OWN_PREFIX]))
+                raise ValueError(
+                    f"field {k!r} has the prefix {prefix!r} of an extension rs does not declare; "
+                    f"use a known prefix ({known}) or add the extension to EXTENSIONS"
+                )
 
     scan(item.get("properties", {}))
     for asset in item.get("assets", {}).values():
@@ -187,14 +214,14 @@ def read_output_items(out_dir: Path) -> list[dict[str, Any]]:
 
 
 def refresh_catalog(out_dir: Path) -> None:
-    """Rewrite ``catalog.json`` with a link to every item in ``items/``."""
+    """Rewrite ``catalog.json`` with a link to every item file in ``items/`` (by file name:
+    items are written as ``<id>.json``, so nothing is parsed)."""
+    items_dir = Path(out_dir) / "items"
+    names = sorted(p.name for p in items_dir.glob("*.json")) if items_dir.is_dir() else []
     links: list[dict[str, Any]] = [
         {"rel": "root", "href": "./catalog.json", "type": "application/json"},
+        *({"rel": "item", "href": f"./items/{n}", "type": "application/geo+json"} for n in names),
     ]
-    for d in read_output_items(out_dir):
-        links.append(
-            {"rel": "item", "href": f"./items/{d['id']}.json", "type": "application/geo+json"}
-        )
     catalog = pystac.Catalog(id=CATALOG_ID, description="Products written by rs").to_dict(
         include_self_link=False
     )

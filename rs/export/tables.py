@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from rs.errors import OutputError
 from rs.export._atomic import atomic_path, check_writable
-from rs.export.stac_items import OutputAsset, file_fields
+from rs.export.stac_items import OutputAsset, file_asset
 
 __all__ = ["CSV_MEDIA_TYPE", "PARQUET_MEDIA_TYPE", "table_columns", "write_table"]
 
@@ -85,13 +85,13 @@ def write_table(
         except OSError as e:
             raise OutputError(f"cannot write table {path}: {e}") from e
         assets.append(
-            OutputAsset(
-                key=f"{key}_{fmt}",
-                path=path,
-                media_type=media_type,
-                roles=tuple(roles),
+            file_asset(
+                f"{key}_{fmt}",
+                path,
+                media_type,
+                roles=roles,
                 title=f"{title} ({fmt.upper()})" if title else None,
-                extra={**extra_table, **file_fields(path)},
+                extra=extra_table,
             )
         )
     return assets

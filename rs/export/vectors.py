@@ -20,7 +20,7 @@ import pyogrio
 from rs.errors import OutputError
 from rs.export._atomic import atomic_path, check_writable
 from rs.export.raster import proj_fields
-from rs.export.stac_items import OutputAsset, file_fields
+from rs.export.stac_items import OutputAsset, file_asset
 from rs.export.tables import PARQUET_MEDIA_TYPE, table_columns
 
 __all__ = ["FIELD_TYPES", "GPKG_MEDIA_TYPE", "write_vector"]
@@ -169,20 +169,20 @@ def write_vector(
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as e:
         raise OutputError(f"cannot write vector output {stem} in {folder}: {e}") from e
     return [
-        OutputAsset(
-            key=f"{key}_gpkg",
-            path=gpkg,
-            media_type=GPKG_MEDIA_TYPE,
-            roles=tuple(roles),
+        file_asset(
+            f"{key}_gpkg",
+            gpkg,
+            GPKG_MEDIA_TYPE,
+            roles=roles,
             title=f"{title} (GeoPackage layer {layer})" if title else None,
-            extra={**common, "table:tables": [{"name": layer}], **file_fields(gpkg)},
+            extra={**common, "table:tables": [{"name": layer}]},
         ),
-        OutputAsset(
-            key=f"{key}_parquet",
-            path=parquet,
-            media_type=PARQUET_MEDIA_TYPE,
-            roles=tuple(roles),
+        file_asset(
+            f"{key}_parquet",
+            parquet,
+            PARQUET_MEDIA_TYPE,
+            roles=roles,
             title=f"{title} (GeoParquet)" if title else None,
-            extra={**common, **file_fields(parquet)},
+            extra=common,
         ),
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -96,8 +96,17 @@ def needs(spec: CompositeSpec) -> Needs:
 def outputs(spec: CompositeSpec) -> list[str]:
     files = ["composite.tif", *(f"{i}.tif" for i in spec.indices), "clear_count.tif"]
     if spec.quicklook:
-        files += ["quicklook.png", *(f"{i}_quicklook.png" for i in spec.indices)]
+        if _rgb_bands(spec) is not None:
+            files.append("quicklook.png")
+        files += [f"{i}_quicklook.png" for i in spec.indices]
     return files
+
+
+def _rgb_bands(spec: CompositeSpec) -> list[int] | None:
+    """1-based composite bands of red, green and blue, or ``None`` unless all three are in it."""
+    if all(b in spec.bands for b in ("red", "green", "blue")):
+        return [spec.bands.index(b) + 1 for b in ("red", "green", "blue")]
+    return None
 
 
 def composite_layers(ds: xr.Dataset, spec: CompositeSpec) -> xr.Dataset:
@@ -230,10 +239,9 @@ def build(ctx: StepContext) -> StepSummary:
         for block in ctx.runtime.compute_blocks(tasks, desc, ctx.scene_use):
             for s, layer in zip(stats, block.data, strict=True):
                 s.add(layer)
-            for key, (names, _, dtype, _) in files.items():
+            for key, (names, _, _, _) in files.items():
                 sel = block.data[[layers.index(b) for b in names]]
-                if dtype == "uint16":  # counts: 0 is a valid value, outside the AOI is nodata
-                    sel = np.nan_to_num(sel, nan=_COUNT_NODATA)
+                # NaN (outside the AOI) is stored as nodata by the writer, also in the counts
                 writers[key].write_block(block.row, block.col, sel)
     for key, (_, rb, dtype, nodata) in files.items():
         ctx.out.add(
@@ -262,26 +270,23 @@ def _rgb_interp(bands: Sequence[str]) -> list[str] | None:
 
 
 def _quicklooks(ctx: StepContext, spec: CompositeSpec) -> None:
-    from rs.export.quicklook import write_quicklook
-    from rs.export.stac_items import OutputAsset
+    from rs.export.quicklook import quicklook_asset, write_quicklook
 
-    comp = ctx.out.path("composite", "tif")
-    if all(b in spec.bands for b in ("red", "green", "blue")):
-        png = ctx.out.path("quicklook", "png")
-        write_quicklook(
-            comp, png, bands=[spec.bands.index(b) + 1 for b in ("red", "green", "blue")]
+    rgb = _rgb_bands(spec)
+    if rgb is not None:
+        q = write_quicklook(
+            ctx.out.path("composite", "tif"), ctx.out.path("quicklook", "png"), bands=rgb
         )
         ctx.out.add(
-            OutputAsset("thumbnail", png, "image/png", ("thumbnail", "overview"), "true colour")
+            quicklook_asset("thumbnail", q, title="true colour", roles=("thumbnail", "overview"))
         )
     for i in spec.indices:
-        png = ctx.out.path(f"{i}_quicklook", "png")
-        rng = _INDEX_RANGES.get(i, (-1.0, 1.0))
-        write_quicklook(ctx.out.path(i, "tif"), png, value_range=rng)
-        extra: dict[str, Any] = {"rs:value_range": list(rng)}
-        ctx.out.add(
-            OutputAsset(f"{i}_thumbnail", png, "image/png", ("overview",), f"{i} quicklook", extra)
+        q = write_quicklook(
+            ctx.out.path(i, "tif"),
+            ctx.out.path(f"{i}_quicklook", "png"),
+            value_range=_INDEX_RANGES.get(i, (-1.0, 1.0)),
         )
+        ctx.out.add(quicklook_asset(f"{i}_thumbnail", q, title=f"{i} quicklook"))
 
 
 PRODUCT = ProductDef(
