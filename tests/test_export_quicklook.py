@@ -122,3 +122,17 @@ def test_write_quicklook__dimensionless_unit_not_shown(tmp_path: Path) -> None:
     assert labels == {"1": "ndvi", "K": "ndvi [K]", None: "ndvi"}
     q = write_quicklook(tmp_path / "K.tif", tmp_path / "own.png", label="LST (kelvin)")
     assert isinstance(q, Quicklook) and q.label == "LST (kelvin)"
+
+
+def test_composite_outputs__true_colour_quicklook_listed_only_when_drawn() -> None:
+    from rs.products import composite
+
+    rgb = composite.CompositeSpec(id="c", kind="composite", bands=["red", "green", "blue", "nir"])
+    assert "quicklook.png" in composite.outputs(rgb)
+    assert composite._rgb_bands(rgb) == [1, 2, 3]
+    no_blue = composite.CompositeSpec(id="c", kind="composite", bands=["red", "green", "nir"])
+    files = composite.outputs(no_blue)
+    assert "quicklook.png" not in files and "ndvi_quicklook.png" in files
+    assert composite._rgb_bands(no_blue) is None
+    plain = composite.CompositeSpec(id="c", kind="composite", quicklook=False)
+    assert not any(f.endswith(".png") for f in composite.outputs(plain))
