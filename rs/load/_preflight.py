@@ -36,6 +36,9 @@ __all__ = [
 
 OnError = Literal["skip", "fail"]
 
+#: why a swath or table input with a remote href is skipped
+REMOTE_FILES = "remote files are not supported yet; use a folder source"
+
 _SKIP_HINT = "skip such inputs (on_error='skip'; in a pipeline spec on_scene_error: skip)"
 
 _T = TypeVar("_T")
