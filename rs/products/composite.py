@@ -56,20 +56,21 @@ class CompositeSpec(StepSpec, GridMixin):
     def _known_bands(cls, v: list[str]) -> list[str]:
         from rs.load.bands import COMMON_BANDS
 
-        bad = [b for b in v if b not in COMMON_BANDS]
-        if bad:
-            raise ValueError(f"unknown band(s) {bad}: use common names {list(COMMON_BANDS)}")
-        return v
+        return _known(v, list(COMMON_BANDS), "band")
 
     @field_validator("indices")
     @classmethod
     def _known_indices(cls, v: list[str]) -> list[str]:
         from rs.indices import INDICES
 
-        bad = [i for i in v if i not in INDICES]
-        if bad:
-            raise ValueError(f"unknown index/indices {bad}: available are {sorted(INDICES)}")
-        return v
+        return _known(v, sorted(INDICES), "index")
+
+
+def _known(values: list[str], allowed: list[str], what: str) -> list[str]:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ValueError(f"unknown {what} {bad}: available are {allowed}")
+    return values
 
 
 def load_bands(spec: CompositeSpec) -> list[str]:
@@ -165,23 +166,25 @@ def build(ctx: StepContext) -> StepSummary:
 
     from rs.export.cog import CogWriter, GridSpec
     from rs.export.raster import RasterBand, raster_asset
-    from rs.pipeline.planning import footprints_of, plan_blocks, task_key
+    from rs.pipeline.blocks import BlockTask
+    from rs.pipeline.planning import plan_blocks, task_key
     from rs.pipeline.summary import LayerStats
     from rs.products._grid import output_geobox
 
     spec: CompositeSpec = ctx.spec
+    refs = ctx.inputs["scenes"]
     items = ctx.items("scenes")
     aoi = ctx.aoi.union
+    assert ctx.crs is not None, "a raster step always has a grid CRS"
     gbox = output_geobox(aoi, ctx.crs, spec.resolution)
     bands = load_bands(spec)
     shape = ctx.runtime.block_shape(len(items), itemsize=4 * (len(bands) + 1))
-    plan = plan_blocks(gbox, footprints_of(items), shape)
-    ids = [i.id for i in items]
-    shared = ctx.runtime.shared(items, "rs-items", [(i.id, i.get_self_href()) for i in items])
+    plan = plan_blocks(gbox, [r.geometry for r in refs], shape)
+    # sent to the workers once; block tasks name them by key
+    shared = ctx.runtime.shared(items, "rs-items", [(r.id, r.href) for r in refs])
     aoi_node = ctx.runtime.shared(aoi, "rs-aoi", aoi.wkt)
+    env_node = ctx.runtime.shared(ctx.runtime.gdal_env, "rs-gdal-env", ctx.runtime.gdal_env)
     params = spec.parameters()
-    from rs.pipeline.blocks import BlockTask
-
     tasks = [
         BlockTask(
             b.row,
@@ -193,12 +196,20 @@ def build(ctx: StepContext) -> StepSummary:
                 spec,
                 aoi_node,
                 ctx.runtime.on_error,
-                ctx.runtime.gdal_env,
+                env_node,
                 dask_key_name=task_key(
-                    f"rs-{spec.id}", shared.key, b.iy, b.ix, params, aoi.wkt, ctx.crs
+                    f"rs-{spec.id}",
+                    shared.key,
+                    aoi_node.key,
+                    env_node.key,
+                    tuple(b.tile.transform)[:6],
+                    b.tile.shape.yx,
+                    b.items,
+                    params,
+                    ctx.runtime.on_error,
                 ),
             ),
-            tuple(ids[i] for i in b.items),
+            tuple(refs[i].id for i in b.items),
         )
         for b in plan
     ]
@@ -295,5 +306,4 @@ PRODUCT = ProductDef(
     needs=needs,
     build=build,
     outputs=outputs,
-    title="cloud-masked temporal composite and spectral indices",
 )
