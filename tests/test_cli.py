@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,26 +38,34 @@ def test_rs__version(rs_cli) -> None:
     assert proc.returncode == 0 and rs.__version__ in proc.stdout
 
 
-def test_rs_serve__serves_a_folder_until_interrupted(small_world: World, rs_cache) -> None:
+@contextlib.contextmanager
+def _serving(folder: Path, cache: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``rs serve FOLDER`` in a subprocess: yields the API URL it prints, and the process;
+    stops it with Ctrl-C on exit."""
     exe = Path(sys.executable).parent / "rs"
     proc = subprocess.Popen(
-        [str(exe), "serve", str(small_world.root)],
+        [str(exe), "serve", str(folder)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "RS_CACHE_DIR": str(rs_cache), "COLUMNS": "200"},
+        env={**os.environ, "RS_CACHE_DIR": str(cache), "COLUMNS": "200"},
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "STAC API at" in line, proc.stderr.read() if proc.poll() is not None else line
-        url = line.split("STAC API at", 1)[1].split()[0]
+        yield line.split("STAC API at", 1)[1].split()[0], proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def test_rs_serve__serves_a_folder_until_interrupted(small_world: World, rs_cache) -> None:
+    with _serving(small_world.root, rs_cache) as (url, proc):
         items = search_items(url, ["sentinel-2-l2a"], datetime="2021-01-01/2023-01-01")
         assert [i.id for i in items] == small_world.item_ids
         port = int(url.rsplit(":", 1)[1].strip("/"))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=30)
+    rc = proc.returncode
     assert rc in (0, 130, -signal.SIGINT)
     with socket.socket() as s:  # the server is gone: its port is free again
         s.bind(("127.0.0.1", port))
@@ -81,6 +92,8 @@ def test_rs_run__unreachable_scheduler_exit_3(small_world, write_spec, rs_cli, t
     # nothing but the run report (a failure is recorded as data) is written
     written = [p.relative_to(out) for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert all(p.parts[0] == "reports" for p in written), written
+    report = json.loads((out / "reports" / "t-latest.json").read_text())
+    assert report["status"] == "failed" and report["error"]["exit_code"] == 3
 
 
 def _rs_no_tty(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -89,7 +102,11 @@ def _rs_no_tty(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     env["RS_CACHE_DIR"] = str(cache)
     return subprocess.run(
         [str(Path(sys.executable).parent / "rs"), *args],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
 
 
@@ -126,24 +143,19 @@ def test_rs__long_error_message_is_one_line_when_not_a_terminal(tmp_path: Path, 
 
 def test_rs_serve__leaves_the_served_folder_untouched(tmp_path: Path, rs_cache) -> None:
     make_world(tmp_path / "data", SPECS_FOR_CLI)
-    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-    exe = Path(sys.executable).parent / "rs"
-    proc = subprocess.Popen(
-        [str(exe), "serve", str(tmp_path / "data")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "RS_CACHE_DIR": str(rs_cache)},
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "STAC API at" in line, proc.stderr.read() if proc.poll() is not None else line
-        url = line.split("STAC API at", 1)[1].split()[0]
+
+    def listing() -> list[tuple[str, int, int]]:
+        return sorted(
+            (str(p.relative_to(tmp_path)), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in tmp_path.rglob("*")
+        )
+
+    before = listing()
+    with _serving(tmp_path / "data", rs_cache) as (url, _):
         items = search_items(url, ["sentinel-2-l2a"], datetime="2021-01-01/2023-01-01")
         assert [i.id for i in items] == [s.item_id for s in SPECS_FOR_CLI]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+        assert listing() == before, "nothing written into the data folder while serving"
+    assert listing() == before
 
 
 def test_show_warning__rs_warning_is_one_clean_line(capsys, monkeypatch) -> None:

@@ -176,6 +176,7 @@ def _write_items(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_output_item__written_items_validate_with_their_extensions(tmp_path: Path) -> None:
     _write_items(tmp_path)
+    assert len(list((tmp_path / "items").glob("*.json"))) == 2
     for p in sorted((tmp_path / "items").glob("*.json")):
         item = json.loads(p.read_text(encoding="utf-8"))
         assert stac_errors(item) == [], p.name
