@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rs import __version__
+from rs.cli_coast import transect_stats
 from rs.errors import RsError, RsWarning, exit_code_for
 
 __all__ = ["main"]
@@ -135,6 +136,9 @@ def demo_world(path: Path | None) -> None:
         _fail(e)
         return
     _out.print(f"demo world in {root}")
+
+
+cli.add_command(transect_stats)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
