@@ -98,3 +98,23 @@ def test_resolve_assets__missing_band_names_available_keys():
 def test_resolve_assets__unknown_common_name_refused():
     with pytest.raises(SourceError, match="unknown band"):
         resolve_assets("sentinel-2-l2a", ["B04"], ["rededge"])
+
+
+def test_resolve_assets__usgs_file_named_keys():
+    """Older USGS items name assets after their files (``SR_B4.TIF``)."""
+    keys = ["SR_B2.TIF", "SR_B3.TIF", "SR_B4.TIF", "SR_B5.TIF", "QA_PIXEL.TIF", "ANG.txt"]
+    props = {"platform": "LANDSAT_8"}
+    assert detect_product(props, keys) == "landsat-c2-l2"
+    assert detect_product({}, keys) == "landsat-c2-l2"
+    table, found = resolve_assets("landsat-c2-l2", keys, ["red", "nir", "qa_pixel"], props)
+    assert table.provider == "usgs-oli"
+    assert found == {"red": "SR_B4.TIF", "nir": "SR_B5.TIF", "qa_pixel": "QA_PIXEL.TIF"}
+
+
+def test_resolve_assets__landsat_457_thermal_lwir():
+    """Planetary Computer / Earth Search Landsat 4/5/7 key band 6 thermal ``lwir``."""
+    keys = ["blue", "green", "red", "nir08", "swir16", "swir22", "lwir", "qa_pixel"]
+    props = {"platform": "landsat-5"}
+    _, found = resolve_assets("landsat-c2-l2", keys, ["red", "nir", "thermal"], props)
+    assert found == {"red": "red", "nir": "nir08", "thermal": "lwir"}
+    assert detect_product({}, ["lwir", "red"]) == "landsat-c2-l2"

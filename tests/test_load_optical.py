@@ -146,13 +146,29 @@ def test_load_optical__baseline_03_and_04_harmonise(tmp_path):
 def test_load_optical__explicit_offset_not_applied_twice(tmp_path):
     # Earth Search v1 style: offset -0.1 written in raster:bands of a 04.00 item.
     es = s2_item(tmp_path, "S2A_es", D2, "04.00", offset=-0.1)
-    # An explicit offset of 0 wins over the baseline default too.
-    zero = s2_item(
-        tmp_path, "S2A_zero", D1, "04.00", offset=0.0, arrays={"red": encode_s2(TRUTH, "03.01")}
-    )
+    # The baseline outranks the raster metadata: a 04.00 item whose raster:bands say offset 0
+    # still carries the -1000 DN offset (rs.load._scale's order of trust).
+    zero = s2_item(tmp_path, "S2A_zero", D1, "04.00", offset=0.0)
     ds = inside(load_optical([es, zero], ["red"], mask=None)).compute()
     np.testing.assert_allclose(ds.red.values[0], TRUTH, atol=1e-6)  # D1 first
     np.testing.assert_allclose(ds.red.values[1], TRUTH, atol=1e-6)
+    rules = {tuple(g["items"]): g["rule"] for g in ds.attrs["scaling"]}
+    assert "raster offset 0.0 ignored" in rules[("S2A_zero",)]
+    assert rules[("S2A_es",)] == "raster scale; s2:processing_baseline=04.00 >= 04.00: offset -0.1"
+
+
+def test_load_optical__offset_applied_flag_wins(tmp_path):
+    """Earth Search v1: ``earthsearch:boa_offset_applied`` true means DN = reflectance * 1e4,
+    although raster:bands still say offset -0.1 (Element84/earth-search #9, #71)."""
+    flagged = s2_item(
+        tmp_path, "S2A_flag", D2, "04.00", offset=-0.1, arrays={"red": encode_s2(TRUTH, "03.01")}
+    )
+    flagged.properties["earthsearch:boa_offset_applied"] = True
+    ds = inside(load_optical([flagged], ["red"], mask=None)).compute()
+    np.testing.assert_allclose(ds.red.values[0], TRUTH, atol=1e-6)
+    (group,) = ds.attrs["scaling"]
+    assert group["bands"] == {"red": [1e-4, 0.0]}
+    assert "earthsearch:boa_offset_applied=true" in group["rule"]
 
 
 def test_load_optical__nodata_becomes_nan(tmp_path):

@@ -15,6 +15,7 @@ from rs.errors import SourceError
 from rs.load._scale import (
     ScaleOffset,
     apply_scale_offset,
+    asset_raster,
     group_scale_offset,
     parse_baseline,
     scale_offset_for,
@@ -38,12 +39,98 @@ def test_scale_offset_for__s2_offset_iff_baseline_at_least_04(major, minor):
 @given(
     scale=st.floats(1e-6, 10, allow_nan=False),
     offset=st.floats(-1000, 1000, allow_nan=False),
+)
+def test_scale_offset_for__landsat_raster_metadata_wins(scale, offset):
+    rb = {"nodata": 0, "scale": scale, "offset": offset}
+    assert scale_offset_for("landsat-c2-l2", "red", rb, {}) == ScaleOffset(scale, offset)
+
+
+@FAST
+@given(
+    scale=st.floats(1e-6, 10, allow_nan=False),
+    offset=st.floats(-1000, 1000, allow_nan=False),
     baseline=st.sampled_from(["02.07", "03.01", "04.00", "05.09"]),
 )
-def test_scale_offset_for__explicit_raster_offset_wins(scale, offset, baseline):
+def test_scale_offset_for__s2_raster_scale_kept_baseline_decides_offset(scale, offset, baseline):
     rb = {"nodata": 0, "scale": scale, "offset": offset}
     so = scale_offset_for("sentinel-2-l2a", "red", rb, {"s2:processing_baseline": baseline})
-    assert so == ScaleOffset(scale, offset)
+    assert so == ScaleOffset(scale, -0.1 if baseline >= "04.00" else 0.0)
+
+
+# (properties, raster offset, date) -> expected offset; one row per rung of the order of trust
+_TRUST = [
+    # 1. an offset-applied flag beats baseline, raster offset and date
+    ({"earthsearch:boa_offset_applied": True, "s2:processing_baseline": "05.09"}, -0.1, 2023, 0.0),
+    (
+        {"sentinel:boa_offset_applied": True, "sentinel:processing_baseline": "04.00"},
+        None,
+        2022,
+        0.0,
+    ),
+    # a false flag leaves the decision to the baseline
+    (
+        {"earthsearch:boa_offset_applied": False, "s2:processing_baseline": "04.00"},
+        -0.1,
+        2022,
+        -0.1,
+    ),
+    ({"earthsearch:boa_offset_applied": False, "s2:processing_baseline": "02.14"}, -0.1, 2020, 0.0),
+    # 2. the baseline beats raster offset and date (a 2019 acquisition reprocessed with 05.00)
+    ({"processing:version": "05.00"}, None, 2019, -0.1),
+    ({"sentinel:processing_baseline": "02.12"}, -0.1, 2019, 0.0),
+    (
+        {"s2:product_uri": "S2B_MSIL2A_20190602T000000_N0500_R000_T33UUU_20230101T0.SAFE"},
+        0.0,
+        2019,
+        -0.1,
+    ),
+    # 3. the raster offset beats the date
+    ({}, -0.1, 2019, -0.1),
+    ({}, 0.0, 2023, 0.0),
+    # 4. the date, last
+    ({}, None, 2019, 0.0),
+    ({}, None, 2023, -0.1),
+]
+
+
+@pytest.mark.parametrize(("props", "raster_offset", "year", "expected"), _TRUST)
+def test_scale_offset_for__s2_order_of_trust(props, raster_offset, year, expected):
+    rb = {"scale": 1e-4} if raster_offset is None else {"scale": 1e-4, "offset": raster_offset}
+    so = scale_offset_for("sentinel-2-l2a", "red", rb, props, datetime(year, 6, 1), "x")
+    assert so == ScaleOffset(1e-4, expected)
+    assert so.rule  # the deciding rule is always named
+
+
+def test_scale_offset_for__baseline_read_from_item_id():
+    so = scale_offset_for(
+        "sentinel-2-l2a",
+        "red",
+        None,
+        {},
+        datetime(2019, 6, 1),
+        "S2A_MSIL2A_20190601T000000_N0510_R000_T33UUU_20240101T000000",
+    )
+    assert so.offset == -0.1 and "N0510" in so.rule
+
+
+def test_asset_raster__stac_10_and_11_layouts():
+    v10 = {"raster:bands": [{"scale": 1e-4, "offset": -0.1, "nodata": 0, "data_type": "uint16"}]}
+    v11_asset = {"raster:scale": 1e-4, "raster:offset": -0.1, "nodata": 0, "data_type": "uint16"}
+    v11_bands = {
+        "bands": [
+            {
+                "name": "B04",
+                "raster:scale": 1e-4,
+                "raster:offset": -0.1,
+                "nodata": 0,
+                "data_type": "uint16",
+            }
+        ]
+    }
+    want = {"scale": 1e-4, "offset": -0.1, "nodata": 0, "data_type": "uint16"}
+    assert asset_raster(v10) == asset_raster(v11_asset) == asset_raster(v11_bands) == want
+    # a bare "scale" on an asset is not a raster field
+    assert asset_raster({"scale": 3}) == {}
 
 
 @FAST

@@ -2,19 +2,34 @@
 
 ``value = DN * scale + offset``; DN equal to the band's nodata becomes NaN.
 
-Rule, per item and band (:func:`scale_offset_for`):
+How a provider's DN become reflectance is read off each item's own metadata, in a fixed order of
+trust, and the rule that decided is kept (:attr:`ScaleOffset.rule`) for the output item's
+provenance. The decision table (also in the README):
 
-1. the asset's ``raster:bands[0]`` ``scale`` / ``offset`` when present (Earth Search v1 already
-   writes the Sentinel-2 ``-0.1`` offset there, so it is never applied twice);
-2. otherwise product defaults:
+Sentinel-2 L2A reflectance (ESA, *Sentinel-2 L2A products: processing baseline 04.00*,
+S2-PDGS-MPC-L2A-PDD: from baseline 04.00 the products carry ``BOA_ADD_OFFSET = -1000`` DN, so
+``reflectance = (DN - 1000) / 10000``):
 
-   * Sentinel-2 L2A reflectance: scale ``1e-4``; offset ``-0.1`` (``BOA_ADD_OFFSET`` = -1000 DN)
-     when ``s2:processing_baseline >= 04.00`` else ``0``. Without a baseline property the
-     acquisition date decides (baseline 04.00 went live on 2022-01-25).
-     ESA, *Sentinel-2 L2A products: processing baseline 04.00*, S2-PDGS-MPC-L2A-PDD.
-   * Landsat Collection 2 Level-2 surface reflectance: scale ``2.75e-5``, offset ``-0.2``;
-     surface temperature (``thermal``, Kelvin): scale ``0.00341802``, offset ``149.0``.
-     USGS, *Landsat 8-9 Collection 2 Level 2 Science Product Guide* (LSDS-1619).
+1. an explicit "offset applied" flag, ``earthsearch:boa_offset_applied`` (Earth Search v1) or
+   ``sentinel:boa_offset_applied`` (Earth Search v0): ``true`` means the provider already shifted
+   the DN, so the offset is **0** whatever ``raster:bands`` says (Earth Search v1 keeps
+   ``offset: -0.1`` there; its maintainers say the flag is the truth, Element84/earth-search #9,
+   #71); ``false`` means the DN are as ESA wrote them, and the next rules decide;
+2. the processing baseline: ``s2:processing_baseline`` (Planetary Computer, Earth Search v1),
+   ``sentinel:processing_baseline`` (Earth Search v0), ``processing:version`` (CDSE, STAC 1.1),
+   else the ``_Nxxxx_`` baseline field of ``s2:product_uri`` or the item id: offset **-0.1** when
+   the baseline is 04.00 or later, else **0** (this is right for products reprocessed with
+   baseline 05.00 although acquired before 2022);
+3. the offset in the asset's raster metadata (``raster:bands[0].offset``, STAC 1.1 asset-level
+   ``raster:offset`` or ``bands[0]["raster:offset"]``);
+4. only as a last resort, the acquisition date (baseline 04.00 went live on 2022-01-25).
+
+The scale is the raster metadata's ``scale`` when given, else ``1e-4``.
+
+Landsat Collection 2 Level-2 (USGS, *Landsat 8-9 Collection 2 Level 2 Science Product Guide*,
+LSDS-1619; the same for Landsat 4-7, LSDS-1618): the raster metadata's ``scale`` / ``offset``
+when given, else surface reflectance ``2.75e-5`` / ``-0.2`` and surface temperature
+(``thermal``, Kelvin) ``0.00341802`` / ``149.0``.
 
 Mask bands (``scl``, ``qa_pixel``) are never scaled.
 """
@@ -23,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,32 +50,77 @@ from rs.errors import SourceError
 __all__ = [
     "BASELINE_04_DATE",
     "IDENTITY",
+    "OFFSET_FLAGS",
     "ScaleOffset",
     "apply_scale_offset",
+    "asset_raster",
     "group_scale_offset",
     "parse_baseline",
+    "s2_offset",
     "scale_offset_for",
 ]
 
 #: First acquisitions processed with Sentinel-2 baseline 04.00 (offset -1000 DN).
 BASELINE_04_DATE = datetime(2022, 1, 25)
 
+#: Item properties saying whether the provider already applied the baseline-04.00 offset.
+OFFSET_FLAGS: tuple[str, ...] = ("earthsearch:boa_offset_applied", "sentinel:boa_offset_applied")
+#: Item properties naming the Sentinel-2 processing baseline, most specific first.
+BASELINE_KEYS: tuple[str, ...] = (
+    "s2:processing_baseline",
+    "sentinel:processing_baseline",
+    "processing:version",
+)
+
 
 @dataclass(frozen=True)
 class ScaleOffset:
-    """``value = DN * scale + offset``."""
+    """``value = DN * scale + offset``; ``rule`` says which metadata decided (not compared)."""
 
     scale: float
     offset: float
+    rule: str = field(default="", compare=False)
 
 
-IDENTITY = ScaleOffset(1.0, 0.0)
+IDENTITY = ScaleOffset(1.0, 0.0, "mask band: not scaled")
 
 _S2_SCALE = 1e-4
 _S2_OFFSET_04 = -0.1
-_LS_SR = ScaleOffset(2.75e-5, -0.2)
-_LS_ST = ScaleOffset(0.00341802, 149.0)
+_LS_SR = ScaleOffset(2.75e-5, -0.2, "USGS Collection 2 Level-2 surface reflectance default")
+_LS_ST = ScaleOffset(0.00341802, 149.0, "USGS Collection 2 Level-2 surface temperature default")
 _MASK_BANDS = frozenset({"scl", "qa_pixel"})
+_RASTER_KEYS = ("scale", "offset", "nodata", "data_type", "spatial_resolution")
+_URI_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
+
+
+def asset_raster(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Raster metadata of one asset (its ``extra_fields``) in either STAC layout.
+
+    Reads STAC 1.0 ``raster:bands[0]`` (``scale``, ``offset``, ``nodata``, ``data_type``,
+    ``spatial_resolution``), STAC 1.1 asset-level ``raster:scale`` / ``raster:offset`` /
+    ``raster:spatial_resolution`` / ``nodata`` / ``data_type``, and STAC 1.1 ``bands[0]`` with the
+    same keys; the first layout that gives a key wins, in that order. Only single-band assets are
+    read (the first band).
+
+    >>> asset_raster({"raster:scale": 0.0001, "raster:offset": -0.1, "nodata": 0})
+    {'scale': 0.0001, 'offset': -0.1, 'nodata': 0}
+    """
+    layouts: list[tuple[Mapping[str, Any], str]] = []  # (fields, prefix of scale/offset/res)
+    rb = fields.get("raster:bands")
+    if isinstance(rb, list) and rb and isinstance(rb[0], Mapping):
+        layouts.append((rb[0], ""))
+    layouts.append((fields, "raster:"))
+    bands = fields.get("bands")
+    if isinstance(bands, list) and bands and isinstance(bands[0], Mapping):
+        layouts.append((bands[0], "raster:"))
+    out: dict[str, Any] = {}
+    for key in _RASTER_KEYS:
+        for layout, prefix in layouts:
+            name = key if key in ("nodata", "data_type") else prefix + key
+            if layout.get(name) is not None:
+                out[key] = layout[name]
+                break
+    return out
 
 
 def parse_baseline(value: Any) -> tuple[int, int] | None:
@@ -74,19 +134,63 @@ def parse_baseline(value: Any) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2) or 0)
 
 
-def _s2_default(properties: Mapping[str, Any], when: datetime | None) -> ScaleOffset:
-    baseline = parse_baseline(properties.get("s2:processing_baseline"))
-    if baseline is not None:
-        new = baseline >= (4, 0)
-    elif when is not None:
+def _baseline(properties: Mapping[str, Any], item_id: str) -> tuple[tuple[int, int], str] | None:
+    """The processing baseline and where it was read, or ``None``."""
+    for key in BASELINE_KEYS:
+        found = parse_baseline(properties.get(key))
+        if found is not None:
+            return found, f"{key}={properties[key]}"
+    for key, text in (("s2:product_uri", properties.get("s2:product_uri")), ("id", item_id)):
+        match = _URI_BASELINE.search(str(text or ""))
+        if match is not None:
+            return (int(match.group(1)), int(match.group(2))), f"{key} field N{match[1]}{match[2]}"
+    return None
+
+
+def s2_offset(
+    properties: Mapping[str, Any],
+    raster_offset: float | None,
+    when: datetime | None,
+    item_id: str = "",
+) -> tuple[float, str]:
+    """The Sentinel-2 L2A reflectance offset of one item and the rule that decided it.
+
+    Follows the module's order of trust: offset-applied flag, processing baseline, raster
+    metadata, acquisition date. Raises :class:`SourceError` when none of them is present.
+    """
+    def ignored(chosen: float) -> str:
+        if raster_offset is None or abs(raster_offset - chosen) < 1e-12:
+            return ""
+        return f"; raster offset {raster_offset} ignored"
+
+    flag_false = ""
+    for key in OFFSET_FLAGS:
+        value = properties.get(key)
+        if value is True:
+            return 0.0, f"{key}=true: the DN already carry the baseline-04.00 offset{ignored(0.0)}"
+        if value is False:
+            flag_false = f"{key}=false, "
+    found = _baseline(properties, item_id)
+    if found is not None:
+        (major, minor), source = found
+        new = (major, minor) >= (4, 0)
+        verdict = ">= 04.00: offset -0.1" if new else "< 04.00: no offset"
+        value = _S2_OFFSET_04 if new else 0.0
+        return value, f"{flag_false}{source} {verdict}{ignored(value)}"
+    if raster_offset is not None:
+        return float(raster_offset), f"{flag_false}raster metadata offset {raster_offset}"
+    if when is not None:
         new = when.replace(tzinfo=None) >= BASELINE_04_DATE
-    else:
-        raise SourceError(
-            "Sentinel-2 item has neither 's2:processing_baseline' nor a datetime, so the -0.1 "
-            "offset of baseline 04.00 cannot be decided; add the property or an explicit "
-            "raster:bands offset"
+        verdict = "on or after" if new else "before"
+        return (_S2_OFFSET_04 if new else 0.0), (
+            f"{flag_false}no baseline or raster offset: acquired {verdict} 2022-01-25 "
+            f"(offset {_S2_OFFSET_04 if new else 0.0})"
         )
-    return ScaleOffset(_S2_SCALE, _S2_OFFSET_04 if new else 0.0)
+    raise SourceError(
+        f"Sentinel-2 item {item_id!r} has no offset-applied flag, processing baseline, raster "
+        "offset or datetime, so the -0.1 offset of baseline 04.00 cannot be decided; add "
+        "'s2:processing_baseline' or a raster:bands offset"
+    )
 
 
 def scale_offset_for(
@@ -95,23 +199,35 @@ def scale_offset_for(
     raster_band: Mapping[str, Any] | None,
     properties: Mapping[str, Any],
     when: datetime | None = None,
+    item_id: str = "",
 ) -> ScaleOffset:
-    """Scale and offset for one ``band`` (common name) of one item (see module rule)."""
+    """Scale and offset for one ``band`` (common name) of one item (see the module's table).
+
+    ``raster_band`` is the asset's raster metadata as :func:`asset_raster` returns it (keys
+    ``scale`` / ``offset``), or ``None``.
+    """
     if band in _MASK_BANDS:
         return IDENTITY
-    if product == "sentinel-2-l2a":
-        default = _s2_default(properties, when)
-    elif product == "landsat-c2-l2":
-        default = _LS_ST if band == "thermal" else _LS_SR
-    else:
-        raise SourceError(f"no scale/offset defaults for product {product!r}")
     rb = raster_band or {}
-    scale = rb.get("scale")
-    offset = rb.get("offset")
-    return ScaleOffset(
-        float(default.scale if scale is None else scale),
-        float(default.offset if offset is None else offset),
-    )
+    scale, offset = rb.get("scale"), rb.get("offset")
+    if product == "sentinel-2-l2a":
+        value, rule = s2_offset(
+            properties, None if offset is None else float(offset), when, item_id
+        )
+        scale_rule = "raster scale" if scale is not None else "scale 1e-4"
+        return ScaleOffset(
+            float(_S2_SCALE if scale is None else scale), value, f"{scale_rule}; {rule}"
+        )
+    if product == "landsat-c2-l2":
+        default = _LS_ST if band == "thermal" else _LS_SR
+        if scale is None and offset is None:
+            return default
+        return ScaleOffset(
+            float(default.scale if scale is None else scale),
+            float(default.offset if offset is None else offset),
+            "raster metadata scale/offset",
+        )
+    raise SourceError(f"no scale/offset defaults for product {product!r}")
 
 
 def group_scale_offset(

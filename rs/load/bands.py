@@ -7,7 +7,15 @@ Sentinel-2 also offers ``nir08`` (B8A, the narrow 865 nm band).
 The common ``nir`` is **B08** for Sentinel-2 and **nir08 / SR_B5 (OLI)** for Landsat.
 
 Which provider an item comes from is read off its asset keys: the first alias table of the item's
-product whose keys for *all* requested bands exist in the item wins.
+product whose keys for *all* requested bands exist in the item wins. Older USGS items name their
+assets after the files (``SR_B4.TIF``, ``QA_PIXEL.TIF``): a ``.TIF`` suffix is ignored when keys
+are matched.
+
+Layouts covered: Earth Search v1 (``red``, ``nir``, ``scl``; Landsat ``nir08``, ``lwir11``),
+Earth Search v0 and Planetary Computer (``B04``, ``B08``, ``SCL``), CDSE (``B04_10m``,
+``SCL_20m``), Planetary Computer / Earth Search Landsat 4/5/7 (thermal ``lwir``, band 6), USGS
+LandsatLook (``SR_B4`` / ``ST_B10`` for OLI/TIRS, ``SR_B3`` / ``ST_B6`` for TM/ETM+, with or
+without ``.TIF``).
 """
 
 from __future__ import annotations
@@ -116,6 +124,21 @@ ALIAS_TABLES: tuple[AliasTable, ...] = (
             "qa_pixel": "qa_pixel",
         },
     ),
+    # Earth Search v1 and Planetary Computer, Landsat 4/5/7: band 6 thermal keyed "lwir".
+    AliasTable(
+        _LS,
+        "earth-search-v1/planetary-computer tm/etm",
+        {
+            "blue": "blue",
+            "green": "green",
+            "red": "red",
+            "nir": "nir08",
+            "swir16": "swir16",
+            "swir22": "swir22",
+            "thermal": "lwir",
+            "qa_pixel": "qa_pixel",
+        },
+    ),
     # USGS keys, Landsat 8/9 OLI/TIRS.
     AliasTable(
         _LS,
@@ -154,6 +177,16 @@ def mask_band_for(product: Product) -> str:
     return "scl" if product == _S2 else "qa_pixel"
 
 
+def _file_keys(asset_keys: Sequence[str]) -> dict[str, str]:
+    """``{key without a .TIF suffix: key in the item}``; an exact key wins over a suffixed one."""
+    out: dict[str, str] = {}
+    for key in asset_keys:
+        bare = key[:-4] if key.lower().endswith(".tif") else key
+        if bare not in out or bare == key:
+            out[bare] = key
+    return out
+
+
 def _lower(value: Any) -> str:
     return str(value).lower() if value is not None else ""
 
@@ -176,10 +209,10 @@ def detect_product(
             return _S2
         if compact.startswith("landsat"):
             return _LS
-    keys = set(asset_keys)
+    keys = set(_file_keys(asset_keys))
     if keys & {"scl", "SCL", "SCL_20m", "B8A", "B8A_20m"}:
         return _S2
-    if keys & {"qa_pixel", "QA_PIXEL", "lwir11", "ST_B10", "ST_B6"}:
+    if keys & {"qa_pixel", "QA_PIXEL", "lwir11", "lwir", "ST_B10", "ST_B6"}:
         return _LS
     raise SourceError(
         f"cannot tell the product of item (collection={collection_id!r}, platform={platform!r}, "
@@ -206,7 +239,8 @@ def resolve_assets(
             f"unknown band name(s) {unknown}: use common names from "
             f"{list(COMMON_BANDS) + list(MASK_BANDS)}"
         )
-    keys = set(asset_keys)
+    actual = _file_keys(asset_keys)
+    keys = set(actual)
     tables = [t for t in ALIAS_TABLES if t.product == product]
     platform = _lower((properties or {}).get("platform"))
     if any(p in platform for p in ("landsat-4", "landsat-5", "landsat-7", "landsat_7")):
@@ -214,12 +248,12 @@ def resolve_assets(
         tables.sort(key=lambda t: t.provider != "usgs-tm-etm")
     for table in tables:
         if all(b in table.keys and table.keys[b] in keys for b in bands):
-            return table, {b: table.keys[b] for b in bands}
+            return table, {b: actual[table.keys[b]] for b in bands}
     missing = {
         t.provider: [b for b in bands if b not in t.keys or t.keys[b] not in keys] for t in tables
     }
     raise SourceError(
-        f"no {product} alias table covers bands {list(bands)} for assets {sorted(keys)} "
+        f"no {product} alias table covers bands {list(bands)} for assets {sorted(asset_keys)} "
         f"(missing per provider: {missing}); request bands this item has, or add its provider's "
         "keys to rs.load.bands.ALIAS_TABLES"
     )

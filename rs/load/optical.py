@@ -23,7 +23,13 @@ from odc.geo.geom import Geometry
 
 from rs.errors import NoScenesError, SourceError
 from rs.load._chunks import load_chunks
-from rs.load._scale import ScaleOffset, apply_scale_offset, group_scale_offset, scale_offset_for
+from rs.load._scale import (
+    ScaleOffset,
+    apply_scale_offset,
+    asset_raster,
+    group_scale_offset,
+    scale_offset_for,
+)
 from rs.load.bands import (
     COMMON_BANDS,
     MASK_BANDS,
@@ -32,9 +38,10 @@ from rs.load.bands import (
     mask_band_for,
     resolve_assets,
 )
+from rs.load.grid import Anchor, item_crs, source_anchor
 from rs.load.masks import normalise_mask_classes, qa_pixel_mask, scl_mask
 
-__all__ = ["DEFAULT_LOAD_MASK", "load_optical"]
+__all__ = ["DEFAULT_LOAD_MASK", "grid_anchor", "load_optical", "scaling_provenance"]
 
 #: Mask classes of :func:`load_optical` by default (``invalid`` is always added when masking).
 DEFAULT_LOAD_MASK: tuple[str, ...] = ("cloud", "shadow", "snow")
@@ -59,11 +66,8 @@ class _Plan:
     group_keys: list[Any]  # group key per item, input order
 
 
-def _raster_band(item: pystac.Item, key: str) -> Mapping[str, Any] | None:
-    rb = item.assets[key].extra_fields.get("raster:bands")
-    if isinstance(rb, list) and rb and isinstance(rb[0], Mapping):
-        return rb[0]
-    return None
+def _raster_band(item: pystac.Item, key: str) -> dict[str, Any]:
+    return asset_raster(item.assets[key].extra_fields)
 
 
 def _when(item: pystac.Item) -> datetime:
@@ -144,7 +148,9 @@ def _plan(
     per_item: dict[str, dict[str, ScaleOffset]] = {}
     for band, key in keys.items():
         per_item[band] = {
-            it.id: scale_offset_for(product, band, _raster_band(it, key), it.properties, _when(it))
+            it.id: scale_offset_for(
+                product, band, _raster_band(it, key), it.properties, _when(it), it.id
+            )
             for it in items
         }
     group_keys = _group_key_fn(groupby, items, lon)
@@ -152,15 +158,10 @@ def _plan(
 
 
 def _native_crs(item: pystac.Item, keys: Iterable[str]) -> CRS:
-    candidates: list[Mapping[str, Any]] = [item.properties]
-    candidates += [item.assets[k].extra_fields for k in keys]
-    for fields in candidates:
-        code = fields.get("proj:code")
-        if code:
-            return CRS(str(code))
-        epsg = fields.get("proj:epsg")
-        if epsg:
-            return CRS(f"EPSG:{int(epsg)}")
+    for key in [None, *keys]:
+        found = item_crs(item, key)
+        if found is not None:
+            return found
     if item.bbox:
         lon = (item.bbox[0] + item.bbox[2]) / 2
         lat = (item.bbox[1] + item.bbox[3]) / 2
@@ -172,7 +173,7 @@ def _native_resolution(item: pystac.Item, keys: Iterable[str], product: Product)
     found: list[float] = []
     for key in keys:
         asset = item.assets[key]
-        rb = _raster_band(item, key) or {}
+        rb = _raster_band(item, key)
         transform = asset.extra_fields.get("proj:transform")
         if rb.get("spatial_resolution"):
             found.append(float(rb["spatial_resolution"]))
@@ -200,11 +201,64 @@ def _resampling(
     return out
 
 
-def _stac_cfg(keys: Mapping[str, str]) -> dict[str, Any]:
-    assets = {
-        key: dict(_DEFAULT_RASTER.get(band, _DEFAULT_RASTER["*"])) for band, key in keys.items()
-    }
+def _stac_cfg(keys: Mapping[str, str], item: pystac.Item) -> dict[str, Any]:
+    """odc-stac's fallback dtype/nodata per asset: the first item's raster metadata (either STAC
+    layout, :func:`asset_raster`), else the product defaults."""
+    assets: dict[str, dict[str, Any]] = {}
+    for band, key in keys.items():
+        cfg = dict(_DEFAULT_RASTER.get(band, _DEFAULT_RASTER["*"]))
+        found = _raster_band(item, key)
+        cfg.update({k: found[k] for k in ("data_type", "nodata") if k in found})
+        assets[key] = cfg
     return {"*": {"assets": assets, "warnings": "ignore"}}
+
+
+def _provenance(plan: _Plan) -> list[dict[str, Any]]:
+    """Which rule scaled which items: one entry per distinct set of (band, scale, offset, rule)."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    ids = next(iter(plan.per_item.values()), {})
+    for item_id in ids:
+        key = tuple(
+            (band, so.scale, so.offset, so.rule)
+            for band, per in plan.per_item.items()
+            for so in [per[item_id]]
+            if band not in MASK_BANDS
+        )
+        groups.setdefault(key, []).append(item_id)
+    return [
+        {
+            "items": sorted(members),
+            "bands": {band: [scale, offset] for band, scale, offset, _ in key},
+            "rule": " | ".join(dict.fromkeys(rule for *_, rule in key)),
+        }
+        for key, members in groups.items()
+    ]
+
+
+def grid_anchor(
+    items: Sequence[pystac.Item], bands: Sequence[str], crs: Any, resolution: float
+) -> Anchor:
+    """The anchor that puts a ``crs`` / ``resolution`` output grid on the items' pixel grid
+    (:func:`rs.load.grid.source_anchor`), judged on the assets of ``bands``."""
+    want = [b for b in dict.fromkeys(bands) if b not in MASK_BANDS] or list(bands)
+    if not items or not want:
+        return Anchor(None, "no items: default grid")
+    product = detect_product(items[0].properties, list(items[0].assets), items[0].collection_id)
+    keys = [resolve_assets(product, list(it.assets), want, it.properties)[1] for it in items]
+    return source_anchor(items, keys, crs, resolution)
+
+
+def scaling_provenance(items: Sequence[pystac.Item], bands: Sequence[str]) -> list[dict[str, Any]]:
+    """How the DN of ``items`` become physical values for ``bands``, grouped by rule.
+
+    Each entry: ``items`` (ids), ``bands`` (``{band: [scale, offset]}``) and ``rule`` (which
+    metadata decided, :mod:`rs.load._scale`). Products put it into their output item's provenance
+    (``rs:scaling``). Mask bands are left out.
+    """
+    want = [b for b in dict.fromkeys(bands) if b not in MASK_BANDS]
+    if not items or not want:
+        return []
+    return _provenance(_plan(items, want, "id", None))
 
 
 def _normalise_geopolygon(geopolygon: Any) -> Geometry | None:
@@ -293,11 +347,13 @@ def load_optical(
         if out_crs.geographic:
             resolution = resolution / _METRES_PER_DEGREE
 
-    grid: dict[str, Any] = (
-        {"geobox": geobox}
-        if geobox is not None
-        else {"crs": out_crs, "resolution": resolution, "geopolygon": gp, "bbox": bbox}
-    )
+    anchor = Anchor(None, "grid given")
+    grid: dict[str, Any] = {"geobox": geobox}
+    if geobox is None:
+        anchor = grid_anchor(items, want, out_crs, resolution)
+        grid = {"crs": out_crs, "resolution": resolution, "geopolygon": gp, "bbox": bbox}
+        if anchor.anchor is not None:
+            grid["anchor"] = anchor.anchor
     raw = odc.stac.load(
         items,
         bands=list(plan.keys.values()),
@@ -305,7 +361,7 @@ def load_optical(
         chunks=dict(load_chunks(chunks)) if lazy else None,
         groupby=lambda _item, _parsed, idx: plan.group_keys[idx],
         resampling=_resampling(plan.keys, resampling),
-        stac_cfg=_stac_cfg(plan.keys),
+        stac_cfg=_stac_cfg(plan.keys, items[0]),
         fail_on_error=True,
     )
     if raw.sizes["time"] != len(plan.groups):
@@ -338,6 +394,8 @@ def load_optical(
         "product": plan.product,
         "provider": plan.provider,
         "mask_classes": list(classes),
+        "scaling": _provenance(plan),
+        "grid": anchor.reason,
     }
     return out
 

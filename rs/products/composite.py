@@ -166,6 +166,7 @@ def build(ctx: StepContext) -> StepSummary:
 
     from rs.export.cog import CogWriter, GridSpec
     from rs.export.raster import RasterBand, raster_asset
+    from rs.load.optical import grid_anchor, scaling_provenance
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import plan_blocks, task_key
     from rs.pipeline.summary import LayerStats
@@ -176,8 +177,9 @@ def build(ctx: StepContext) -> StepSummary:
     items = ctx.items("scenes")
     aoi = ctx.aoi.union
     assert ctx.crs is not None, "a raster step always has a grid CRS"
-    gbox = output_geobox(aoi, ctx.crs, spec.resolution)
     bands = load_bands(spec)
+    anchor = grid_anchor(items, bands, ctx.crs, spec.resolution)
+    gbox = output_geobox(aoi, ctx.crs, spec.resolution, anchor.anchor)
     shape = ctx.runtime.block_shape(len(items), itemsize=4 * (len(bands) + 1))
     plan = plan_blocks(gbox, [r.geometry for r in refs], shape)
     # sent to the workers once; block tasks name them by key
@@ -271,7 +273,11 @@ def build(ctx: StepContext) -> StepSummary:
     # clear_count is defined (0 or more) on every pixel inside the AOI and NaN outside
     aoi_pixels = next(s.valid for s in stats if s.name == "clear_count")
     valid = next(s.valid for s in stats if s.name == spec.bands[0])
-    return StepSummary(layers=[s.as_dict(aoi_pixels) for s in stats], valid_pixels=valid)
+    return StepSummary(
+        layers=[s.as_dict(aoi_pixels) for s in stats],
+        valid_pixels=valid,
+        properties={"rs:scaling": scaling_provenance(items, bands), "rs:grid": anchor.reason},
+    )
 
 
 def _rgb_interp(bands: Sequence[str]) -> list[str] | None:
