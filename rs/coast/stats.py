@@ -104,8 +104,8 @@ def decimal_years(times: pd.DatetimeIndex | pd.Series | np.ndarray) -> np.ndarra
     counted (2020-07-02T00:00Z is 2020 + 183/366). Naive times are taken as UTC."""
     idx = pd.DatetimeIndex(times)
     if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    t = idx.values.astype("datetime64[ns]")
+        idx = idx.tz_convert(None)
+    t = idx.to_numpy().astype("datetime64[ns]")
     year = t.astype("datetime64[Y]")
     start = year.astype("datetime64[ns]")
     length = (year + 1).astype("datetime64[ns]") - start
@@ -139,7 +139,7 @@ def transect_stats(
         raise SpecError(f"outlier k must be a positive number of MADs, got {outlier_k}")
     times = pd.DatetimeIndex(positions.index)
     times = times.tz_localize("UTC") if times.tz is None else times.tz_convert("UTC")
-    order = np.argsort(times.values, kind="stable")
+    order = np.argsort(times.tz_convert(None).to_numpy(), kind="stable")
     times = times[order]
     x = positions.to_numpy(dtype=np.float64, copy=True)[order]
     sigma = _sigma(uncertainty, positions, order)
@@ -172,8 +172,9 @@ def transect_stats(
         wlr=wls["slope"], wlr_se=wls["se"], wlr_ci=wls["ci"], wlr_r2=wls["r2"], wse=wls["see"]
     )
     first, last, has = out.pop("first"), out.pop("last"), n > 0
-    oldest = pd.DatetimeIndex(np.where(has, times.values[first], np.datetime64("NaT")), tz="UTC")
-    youngest = pd.DatetimeIndex(np.where(has, times.values[last], np.datetime64("NaT")), tz="UTC")
+    naive = times.tz_convert(None).to_numpy()
+    oldest = pd.DatetimeIndex(np.where(has, naive[first], np.datetime64("NaT")), tz="UTC")
+    youngest = pd.DatetimeIndex(np.where(has, naive[last], np.datetime64("NaT")), tz="UTC")
     table = pd.DataFrame(
         {
             **out,
@@ -277,7 +278,9 @@ def _line(
         sxx = (w * dt * dt).sum(axis=0)
         sxy = (w * dt * dx).sum(axis=0)
         syy = (w * dx * dx).sum(axis=0)
-        fit = (n >= 2) & (sxx > 0)
+        t_hi = np.where(valid, years[:, None], -np.inf).max(axis=0, initial=-np.inf)
+        t_lo = np.where(valid, years[:, None], np.inf).min(axis=0, initial=np.inf)
+        fit = (n >= 2) & (t_hi > t_lo)  # (sxx may round to a tiny number on one date)
         slope = np.where(fit, sxy / np.where(fit, sxx, 1.0), np.nan)
         r = np.where(valid, dx - slope * dt, 0.0)
         sse = (w * r * r).sum(axis=0)

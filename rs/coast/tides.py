@@ -81,7 +81,7 @@ def _utc(times: pd.DatetimeIndex | pd.Series | np.ndarray | Sequence[object]) ->
 
 
 def _ns(idx: pd.DatetimeIndex) -> np.ndarray:
-    return idx.tz_localize(None).values.astype("datetime64[ns]").astype(np.int64)
+    return idx.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
 
 
 def tide_levels(
@@ -109,7 +109,7 @@ def tide_levels(
     tt, tv = tt[keep], tv[keep]
     if len(tt) == 0:
         raise SpecError("the tide series has no water level: give one with times and levels")
-    order = np.argsort(tt.values, kind="stable")
+    order = np.argsort(_ns(tt), kind="stable")
     tt, tv = tt[order], tv[order]
     dup = tt.duplicated()
     if dup.any():
