@@ -17,7 +17,8 @@ S2-PDGS-MPC-L2A-PDD: from baseline 04.00 the products carry ``BOA_ADD_OFFSET = -
    #71); ``false`` means the DN are as ESA wrote them, and the next rules decide;
 2. the processing baseline: ``s2:processing_baseline`` (Planetary Computer, Earth Search v1),
    ``sentinel:processing_baseline`` (Earth Search v0), ``processing:version`` (CDSE, STAC 1.1),
-   else the ``_Nxxxx_`` baseline field of ``s2:product_uri`` or the item id: offset **-0.1** when
+   else the ``_Nxxxx_`` baseline field of ``s2:product_uri``, ``sentinel:product_id`` (Earth
+   Search v0 items without a baseline property) or the item id: offset **-0.1** when
    the baseline is 04.00 or later, else **0** (this is right for products reprocessed with
    baseline 05.00 although acquired before 2022);
 3. the offset in the asset's raster metadata (``raster:bands[0].offset``, STAC 1.1 asset-level
@@ -140,7 +141,8 @@ def _baseline(properties: Mapping[str, Any], item_id: str) -> tuple[tuple[int, i
         found = parse_baseline(properties.get(key))
         if found is not None:
             return found, f"{key}={properties[key]}"
-    for key, text in (("s2:product_uri", properties.get("s2:product_uri")), ("id", item_id)):
+    named = [(k, properties.get(k)) for k in ("s2:product_uri", "sentinel:product_id")]
+    for key, text in [*named, ("id", item_id)]:
         match = _URI_BASELINE.search(str(text or ""))
         if match is not None:
             return (int(match.group(1)), int(match.group(2))), f"{key} field N{match[1]}{match[2]}"

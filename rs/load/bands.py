@@ -200,7 +200,7 @@ def detect_product(
 
     Raises :class:`SourceError` when nothing identifies Sentinel-2 L2A or Landsat C2 L2.
     """
-    platform = _lower(properties.get("platform"))
+    platform = _lower(properties.get("platform") or properties.get("eo:platform"))
     constellation = _lower(properties.get("constellation"))
     collection = _lower(collection_id)
     for text in (constellation, platform, collection):
@@ -242,8 +242,9 @@ def resolve_assets(
     actual = _file_keys(asset_keys)
     keys = set(actual)
     tables = [t for t in ALIAS_TABLES if t.product == product]
-    platform = _lower((properties or {}).get("platform"))
-    if any(p in platform for p in ("landsat-4", "landsat-5", "landsat-7", "landsat_7")):
+    props = properties or {}
+    platform = _lower(props.get("platform") or props.get("eo:platform")).replace("_", "-")
+    if any(p in platform for p in ("landsat-4", "landsat-5", "landsat-7")):
         # USGS TM/ETM+ numbering must win over OLI numbering for these platforms.
         tables.sort(key=lambda t: t.provider != "usgs-tm-etm")
     for table in tables:

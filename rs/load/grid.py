@@ -7,7 +7,8 @@ happen to start on such multiples; Landsat's grid sits half a pixel (15 m) off t
 and returns the anchor (odc-geo's fraction of a pixel at which x = 0 / y = 0 falls) that puts the
 output grid on the source grid, whenever the output CRS and pixel size are the source's.
 
-Reads item metadata only (no I/O).
+Item metadata first; an asset without any ``proj:`` grid fields (older USGS items) has its
+file header read instead (:func:`header_grid`, one small read per such asset).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pystac
+import rasterio
 from odc.geo import XY, xy_
 from odc.geo.crs import CRS
+from rasterio.errors import RasterioError
 
-__all__ = ["Anchor", "item_crs", "source_anchor"]
+__all__ = ["Anchor", "header_grid", "item_crs", "source_anchor"]
 
 _TOL = 1e-6
 
@@ -48,6 +51,30 @@ def item_crs(item: pystac.Item, key: str | None = None) -> CRS | None:
         if epsg:
             return CRS(f"EPSG:{int(epsg)}")
     return None
+
+
+def header_grid(href: str) -> tuple[CRS, float, float, float] | None:
+    """``(crs, x0, y0, pixel size)`` from a raster's header, or ``None`` when it cannot be read
+    or is not a north-up grid with square pixels."""
+    from rs.load._preflight import GDAL_ENV, local_path
+
+    path = local_path(href)
+    try:
+        with rasterio.Env(**GDAL_ENV), rasterio.open(str(path) if path else href) as src:
+            t, crs = src.transform, src.crs
+    except (RasterioError, OSError):
+        return None
+    if crs is None or t.b != 0 or t.d != 0 or t.a != -t.e:
+        return None
+    return CRS(crs.to_wkt()), float(t.c), float(t.f), abs(float(t.a))
+
+
+def _has_proj_grid(item: pystac.Item, key: str) -> bool:
+    return any(
+        k in fields
+        for fields in (item.assets[key].extra_fields, item.properties)
+        for k in ("proj:transform", "proj:bbox")
+    )
 
 
 def _origin(item: pystac.Item, key: str) -> tuple[float, float, float] | None:
@@ -83,8 +110,13 @@ def source_anchor(
     found: dict[tuple[float, float], int] = {}
     for item, item_keys in zip(items, keys, strict=True):
         for key in item_keys.values():
-            origin = _origin(item, key)
-            if origin is None or item_crs(item, key) != target:
+            origin, crs = _origin(item, key), item_crs(item, key)
+            if not _has_proj_grid(item, key):
+                header = header_grid(item.assets[key].href)
+                if header is not None:
+                    crs, *rest = header
+                    origin = (rest[0], rest[1], rest[2])
+            if origin is None or crs != target:
                 continue
             x0, y0, res = origin
             if abs(res - resolution) > _TOL * resolution:

@@ -23,6 +23,7 @@ from odc.geo.geom import Geometry
 
 from rs.errors import NoScenesError, SourceError
 from rs.load._chunks import load_chunks
+from rs.load._items import normalise_items
 from rs.load._scale import (
     ScaleOffset,
     apply_scale_offset,
@@ -38,7 +39,7 @@ from rs.load.bands import (
     mask_band_for,
     resolve_assets,
 )
-from rs.load.grid import Anchor, item_crs, source_anchor
+from rs.load.grid import Anchor, header_grid, item_crs, source_anchor
 from rs.load.masks import normalise_mask_classes, qa_pixel_mask, scl_mask
 
 __all__ = ["DEFAULT_LOAD_MASK", "grid_anchor", "load_optical", "scaling_provenance"]
@@ -162,6 +163,10 @@ def _native_crs(item: pystac.Item, keys: Iterable[str]) -> CRS:
         found = item_crs(item, key)
         if found is not None:
             return found
+    for key in keys:  # no proj fields at all (older USGS items): the file says
+        header = header_grid(item.assets[key].href)
+        if header is not None:
+            return header[0]
     if item.bbox:
         lon = (item.bbox[0] + item.bbox[2]) / 2
         lat = (item.bbox[1] + item.bbox[3]) / 2
@@ -311,7 +316,7 @@ def load_optical(
     :raises NoScenesError: no items. :raises SourceError: unknown product / bands, mixed
         providers, or a time slice fusing items with different scale/offset.
     """
-    items = list(items)
+    items = normalise_items(list(items))
     if not items:
         raise NoScenesError("no items to load; widen the search or check the preflight report")
     want = list(dict.fromkeys(bands))
