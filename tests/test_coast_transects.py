@@ -64,6 +64,8 @@ def test_cast_transects__normal_to_a_curved_baseline() -> None:
     assert len(tr) > 15 and cos.min() > np.cos(np.radians(0.5))  # pointing at the sea, normal
     with pytest.raises(SpecError, match="seaward side"):
         cast_transects(landward_arc(), 50.0, 500.0, side="up")  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="one LineString"):
+        cast_transects(shapely.MultiLineString([landward_arc()]), 50.0, 500.0)
 
 
 # --- positions: known answers --------------------------------------------------------------------
@@ -212,6 +214,18 @@ def test_intersect__equals_a_pairwise_loop_across_chunks(monkeypatch: pytest.Mon
     res = intersect(vertices, tr, band_m=25.0)
     np.testing.assert_allclose(res.chainage, _brute(vertices, tr, 25.0), rtol=0, atol=1e-9)
     assert np.isfinite(res.chainage).mean() > 0.9
+
+
+def test_sort_groups__float_key_and_lexsort_agree() -> None:
+    rng = np.random.default_rng(2)
+    key = rng.integers(0, 50, 5000)
+    along = rng.uniform(-100, 1000, 5000)
+    fast = tr_mod._sort_groups(key, along, -100.0, 1000.0, 50)
+    exact = tr_mod._sort_groups(key, along, -100.0, 1000.0, 10**15)  # float too coarse: lexsort
+    order = np.lexsort((along, key))
+    for got in (fast, exact):
+        np.testing.assert_array_equal(got[0], key[order])
+        np.testing.assert_array_equal(got[1], along[order])
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ and DSAS's transect files are laid out) and become arrays with :meth:`Transects.
 between ``min_chainage`` and ``max_chainage`` along it), projects them onto the transect and
 takes their **median** chainage; it also reports their number, standard deviation, IQR and
 range, and NaN with a reason where no position can be given. The work is vectorised: the
-vertices of many shorelines are matched to the transects' bands by one ``STRtree`` query per
-chunk, projected with array arithmetic and reduced per (date, transect) by sorting, not by a
-loop over pairs.
+vertices of many shorelines are matched to the transects' bands through a uniform grid over the
+bands (numpy only: cell keys, ``searchsorted``), projected with array arithmetic and reduced per
+(date, transect) by sorting; there is no loop over transects or pairs, only over chunks of about
+:data:`CHUNK_VERTICES` vertices.
 
 :func:`intersect_frames` takes GeoDataFrames and reprojects the shorelines to the transects'
 CRS (which must be projected: bands and chainages are in its units, metres).
@@ -59,7 +60,7 @@ REASONS: tuple[str, ...] = (
 )
 OK, NO_SHORELINE, NO_POINTS, FEW_POINTS, WIDE_STD, WIDE_RANGE = range(6)
 
-#: vertices per STRtree query (memory bound of one chunk of shorelines)
+#: vertices per chunk of whole shorelines (the memory bound of one step)
 CHUNK_VERTICES = 1_000_000
 
 #: one date's shoreline: a geometry, an (n, 2) array of vertices, a Shoreline, or None
@@ -141,21 +142,26 @@ def cast_transects(
         raise SpecError(f"transect spacing and length must be > 0, got {spacing}, {length}")
     if side not in ("left", "right"):
         raise SpecError(f"side must be 'left' or 'right' (the seaward side), got {side!r}")
-    total = baseline.length
+    if getattr(baseline, "geom_type", None) != "LineString" or baseline.is_empty:
+        raise SpecError("the baseline must be one LineString (landward of the shorelines)")
+    xy = shapely.get_coordinates(baseline)
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    total = float(cum[-1])
     s = np.arange(start, total + 1e-9 * max(total, 1.0), spacing)
     if len(s) == 0:
         raise SpecError(f"the baseline ({total:g} long) is shorter than start={start:g}")
-    half = spacing / 2
-    a, b = (
-        shapely.get_coordinates(shapely.line_interpolate_point(baseline, np.clip(at, 0, total)))
-        for at in (s - half, s + half)
-    )
+
+    def at(d: np.ndarray) -> np.ndarray:  # points at distances d along the baseline
+        d = np.clip(d, 0.0, total)
+        return np.column_stack([np.interp(d, cum, xy[:, 0]), np.interp(d, cum, xy[:, 1])])
+
+    a, b = at(s - spacing / 2), at(s + spacing / 2)
     tangent = b - a
     tangent /= np.hypot(tangent[:, 0], tangent[:, 1])[:, None]
     normal = np.column_stack([tangent[:, 1], -tangent[:, 0]])  # right of the walking direction
     if side == "left":
         normal = -normal
-    station = shapely.get_coordinates(shapely.line_interpolate_point(baseline, s))
+    station = at(s)
     origin = station - landward_offset * normal
     end = origin + length * normal
     width = len(str(len(s) - 1))
@@ -233,31 +239,89 @@ def _group_quantile(v: np.ndarray, starts: np.ndarray, counts: np.ndarray, p: fl
     return out
 
 
-def _bands(tr: Transects, band: float, lo: np.ndarray, hi: np.ndarray) -> shapely.STRtree:
-    n = np.column_stack([-tr.direction[:, 1], tr.direction[:, 0]])
-    a = tr.origin + tr.direction * lo[:, None]
-    b = tr.origin + tr.direction * hi[:, None]
-    ring = np.stack([a - band * n, b - band * n, b + band * n, a + band * n, a - band * n], 1)
-    return shapely.STRtree(shapely.polygons(ring))
+@dataclass(frozen=True)
+class _Grid:
+    """A uniform grid over the transects' bands: for each occupied cell (sorted ``keys``), the
+    transects whose band's bounding box reaches it (``members[start:start + count]``)."""
+
+    x0: float
+    y0: float
+    cell: float
+    nx: int
+    ny: int
+    keys: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+    members: np.ndarray
+
+    @classmethod
+    def of(cls, tr: Transects, band: float, lo: np.ndarray, hi: np.ndarray) -> _Grid:
+        n = np.column_stack([-tr.direction[:, 1], tr.direction[:, 0]])
+        ends = [tr.origin + tr.direction * at[:, None] for at in (lo, hi)]
+        corners = np.stack([e + sign * band * n for e in ends for sign in (-1, 1)], axis=1)
+        bmin, bmax = corners.min(axis=1), corners.max(axis=1)
+        # cells about an eighth of a band's bounding box: few cells per band, few bands per cell
+        cell = max(2.0 * band, float(np.mean(np.hypot(*(bmax - bmin).T))) / 8.0)
+        x0, y0 = bmin.min(axis=0)
+        i0 = np.floor((bmin - (x0, y0)) / cell).astype(np.int64)
+        i1 = np.floor((bmax - (x0, y0)) / cell).astype(np.int64)
+        nx, ny = int(i1[:, 0].max()) + 1, int(i1[:, 1].max()) + 1
+        span = i1 - i0 + 1
+        per = span[:, 0] * span[:, 1]
+        member = np.repeat(np.arange(len(tr)), per)
+        local = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+        ix = i0[member, 0] + local // span[member, 1]
+        iy = i0[member, 1] + local % span[member, 1]
+        key = ix * ny + iy
+        order = np.argsort(key, kind="stable")
+        keys, start, count = np.unique(key[order], return_index=True, return_counts=True)
+        return cls(float(x0), float(y0), cell, nx, ny, keys, start, count, member[order])
+
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate (point index, transect index) pairs: each point with every transect whose
+        band's bounding box reaches the point's cell."""
+        ix = np.floor((x - self.x0) / self.cell)
+        iy = np.floor((y - self.y0) / self.cell)
+        inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+        key = np.where(inside, ix * self.ny + iy, -1).astype(np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        hit = inside & (self.keys[pos] == key)
+        n = np.where(hit, self.count[pos], 0)
+        pi = np.repeat(np.arange(len(x)), n)
+        entry = np.repeat(self.start[pos] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        return pi, self.members[entry]
+
+
+def _sort_groups(
+    key: np.ndarray, along: np.ndarray, lo: float, hi: float, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``key`` and ``along`` sorted by key, then along. One float argsort of ``key + a
+    fraction in [0, 0.5]`` (6x faster than ``lexsort``) when float64 still orders chainages
+    1 µm apart within a key; ``lexsort`` otherwise."""
+    span = max(hi - lo, 1e-9)
+    if size * np.finfo(np.float64).eps * 2 * span < 1e-6:
+        order = np.argsort(key + (along - lo) / (2 * span))
+    else:
+        order = np.lexsort((along, key))
+    return key[order], along[order]
 
 
 def _chunk_stats(
-    xy: np.ndarray, which: np.ndarray, n_dates: int, tr: Transects, tree: shapely.STRtree,
+    xy: np.ndarray, which: np.ndarray, n_dates: int, tr: Transects, grid: _Grid,
     band: float, lo: np.ndarray, hi: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """Stats ``(n_dates * n_transects,)`` of the vertices ``xy`` of shorelines ``which``."""
     nt = len(tr)
-    pi, ti = tree.query(shapely.points(xy))
-    rel = xy[pi] - tr.origin[ti]
-    d = tr.direction[ti]
-    along = rel[:, 0] * d[:, 0] + rel[:, 1] * d[:, 1]
-    cross = rel[:, 1] * d[:, 0] - rel[:, 0] * d[:, 1]
-    ok = (np.abs(cross) <= band) & (along >= lo[ti]) & (along <= hi[ti])
+    x, y = xy[:, 0], xy[:, 1]
+    pi, ti = grid.pairs(x, y)
+    dx, dy = x[pi] - tr.origin[ti, 0], y[pi] - tr.origin[ti, 1]
+    ux, uy = tr.direction[ti, 0], tr.direction[ti, 1]
+    along = dx * ux + dy * uy
+    ok = (np.abs(dy * ux - dx * uy) <= band) & (along >= lo[ti]) & (along <= hi[ti])
     key = which[pi[ok]] * nt + ti[ok]
     along = along[ok]
-    order = np.lexsort((along, key))
-    key, v = key[order], along[order]
     size = n_dates * nt
+    key, v = _sort_groups(key, along, float(lo.min()), float(hi.max()), size)
     counts = np.bincount(key, minlength=size)
     starts = np.cumsum(counts) - counts
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -314,14 +378,14 @@ def intersect(
     n_points = np.zeros((nd, nt), dtype=np.int64)
     empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
     if nt:
-        tree = _bands(transects, band_m, lo, hi)
+        grid = _Grid.of(transects, band_m, lo, hi)
         sizes = shapely.get_num_coordinates(geoms)
         d0 = 0
         while d0 < nd:  # chunks of whole dates, about CHUNK_VERTICES vertices each
             cum = np.cumsum(sizes[d0:])
             d1 = d0 + max(1, int(np.searchsorted(cum, CHUNK_VERTICES, side="right")))
             xy, which = shapely.get_coordinates(geoms[d0:d1], return_index=True)
-            stats = _chunk_stats(xy, which, d1 - d0, transects, tree, band_m, lo, hi)
+            stats = _chunk_stats(xy, which, d1 - d0, transects, grid, band_m, lo, hi)
             for name, arr in zip(("chainage", "n_points", "std", "iqr", "range"), stats,
                                  strict=True):
                 target = n_points if name == "n_points" else out[name]
