@@ -118,6 +118,13 @@ def test_rs_run__composite_equals_truth_median(
     assert item.properties["rs:inputs"] == small_world.item_ids
     assert item.properties["rs:parameters"]["statistic"] == "median"
     assert item.properties["rs:version"] == "0.1.0"
+    # the rule that scaled each scene is kept: the world's items carry s2:processing_baseline
+    scaling = item.properties["rs:scaling"]
+    assert sorted(i for g in scaling for i in g["items"]) == sorted(small_world.item_ids)
+    for g in scaling:
+        assert "s2:processing_baseline=" in g["rule"]
+        assert {tuple(v) for v in g["bands"].values()} in ({(1e-4, 0.0)}, {(1e-4, -0.1)})
+    assert "grid" in item.properties["rs:grid"]
     for a in item.assets.values():
         assert Path(a.get_absolute_href()).exists()
     cat = pystac.Catalog.from_file(str(out / "catalog.json"))

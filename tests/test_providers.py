@@ -6,8 +6,9 @@ in the native CRS, and every pixel must be the source pixel's DN turned into ref
 the provider's documented rule, within 1e-4. A grid half a pixel off (bilinear resampling) or an
 offset applied twice fails this by far more than the tolerance.
 
-With ``RS_STAC_ITEMS=<folder>`` the same check also runs on a folder of the real item JSON files
-(ids listed in ``tests/_providers.REAL_ITEMS``); otherwise that part is skipped.
+With ``RS_STAC_ITEMS=<folder>`` (default ``../shared/data/real/stac_items`` when present) the same
+check also runs on a folder of the real item JSON files (ids listed in
+``tests/_providers.REAL_ITEMS``); otherwise that part is skipped.
 """
 
 from __future__ import annotations
@@ -131,8 +132,11 @@ def _real_grid(item: dict[str, Any], key: str) -> tuple[int, float, float, float
     return int(epsg or code_epsg or 0), float(t[2]), float(t[5]), abs(float(t[0]))
 
 
+_SHARED_ITEMS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "stac_items"
+
+
 def _real_files() -> list[Path]:
-    folder = os.environ.get("RS_STAC_ITEMS")
+    folder = os.environ.get("RS_STAC_ITEMS") or (_SHARED_ITEMS if _SHARED_ITEMS.is_dir() else None)
     return sorted(Path(folder).glob("*.json")) if folder else []
 
 
