@@ -173,5 +173,7 @@ def test_shoreline__min_length_and_empty_results_say_why() -> None:
     allcloud = shoreline_from_index(np.full(SHAPE, np.nan), T, reference=coast())
     assert allcloud.geometry.is_empty and np.isnan(allcloud.threshold)
     assert "no land/water contrast" in (allcloud.reason or "")
+    away = extract_shoreline(scene(), T, reference=shapely.LineString([(0, 0), (1, 1)]))
+    assert away.geometry.is_empty and "does not reach the scene" in (away.reason or "")
     land = shoreline_from_index(np.full(SHAPE, -0.5), T, threshold=0.0, reference=coast())
     assert land.n_contours == 0 and "does not cross" in (land.reason or "")

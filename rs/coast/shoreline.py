@@ -294,6 +294,9 @@ def shoreline_from_index(
         region = _within(near, img.shape, t)
     masked = float(1.0 - valid[region].mean()) if region.any() else 1.0
 
+    if not region.any():
+        return _empty(index_name, crs, math.nan, masked, "the reference shoreline's buffer "
+                      f"({reference_buffer_m:g}) does not reach the scene")
     if threshold == "otsu":
         level = otsu_threshold(img[valid & region])
         if math.isnan(level):
