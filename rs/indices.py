@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-__all__ = ["INDICES", "compute_indices", "ndvi", "ndwi", "required_bands"]
+__all__ = ["INDICES", "compute_indices", "mndwi", "ndvi", "ndwi", "required_bands"]
 
 
 def _normalised_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
@@ -39,10 +39,22 @@ def ndwi(ds: xr.Dataset) -> xr.DataArray:
     return _normalised_difference(ds["green"], ds["nir"]).rename("ndwi")
 
 
+def mndwi(ds: xr.Dataset) -> xr.DataArray:
+    """Modified Normalised Difference Water Index, ``(green - swir16) / (green + swir16)``.
+
+    Unitless, -1..1; open water is positive, and built-up land is less confused with water than
+    in NDWI. Xu, H. (2006), "Modification of normalised difference water index (NDWI) to enhance
+    open water features in remotely sensed imagery", Int. J. Remote Sensing 27(14). Bands:
+    Sentinel-2 B03/B11, Landsat 8-9 B3/B6.
+    """
+    return _normalised_difference(ds["green"], ds["swir16"]).rename("mndwi")
+
+
 #: name -> (function, bands it needs)
 INDICES: dict[str, tuple[Callable[[xr.Dataset], xr.DataArray], tuple[str, ...]]] = {
     "ndvi": (ndvi, ("nir", "red")),
     "ndwi": (ndwi, ("green", "nir")),
+    "mndwi": (mndwi, ("green", "swir16")),
 }
 
 

@@ -15,7 +15,7 @@ from distributed import Client, as_completed
 
 from rs.load import SkippedScene
 
-__all__ = ["Block", "BlockResult", "BlockTask", "iter_blocks"]
+__all__ = ["Block", "BlockResult", "BlockTask", "iter_blocks", "iter_results"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,44 @@ class Block:
     scenes: tuple[str, ...] = ()
 
 
+def iter_results(
+    client: Client,
+    tasks: Sequence[Any],
+    *,
+    on_done: Callable[[int], None] | None = None,
+    max_in_flight: int | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, result)`` of lazy ``tasks`` (dask Delayed) in completion order.
+
+    At most ``max_in_flight`` tasks (default: the cluster's threads plus one) are submitted at a
+    time, so memory is bounded by one task's result, not their number, and results never pile
+    up faster than they are consumed. An exception in a task is raised here.
+    """
+    if max_in_flight is None:
+        max_in_flight = sum(client.nthreads().values()) + 1
+    pending = iter(enumerate(tasks))
+    where: dict[str, int] = {}
+    queue = as_completed()
+
+    def submit() -> None:
+        nxt = next(pending, None)
+        if nxt is not None:
+            fut = client.compute(nxt[1])
+            where[fut.key] = nxt[0]
+            queue.add(fut)
+
+    for _ in range(max(1, max_in_flight)):
+        submit()
+    for fut in queue:
+        index = where.pop(fut.key)
+        result = fut.result()
+        fut.release()
+        submit()
+        if on_done is not None:
+            on_done(1)
+        yield index, result
+
+
 def iter_blocks(
     client: Client,
     tasks: Sequence[BlockTask],
@@ -55,34 +93,11 @@ def iter_blocks(
     on_done: Callable[[int], None] | None = None,
     max_in_flight: int | None = None,
 ) -> Iterator[Block]:
-    """Yield computed blocks in completion order.
-
-    At most ``max_in_flight`` blocks (default: the cluster's threads plus one) are submitted at a
-    time, so memory is bounded by the block size, not the area, and results never pile up
-    faster than they are written. An exception in a block is raised here.
-    """
-    if max_in_flight is None:
-        max_in_flight = sum(client.nthreads().values()) + 1
-    pending = iter(tasks)
-    where: dict[str, BlockTask] = {}
-    queue = as_completed()
-
-    def submit() -> None:
-        nxt = next(pending, None)
-        if nxt is not None:
-            fut = client.compute(nxt.task)
-            where[fut.key] = nxt
-            queue.add(fut)
-
-    for _ in range(max(1, max_in_flight)):
-        submit()
-    for fut in queue:
-        task = where.pop(fut.key)
-        result = fut.result()
-        fut.release()
-        submit()
-        if on_done is not None:
-            on_done(1)
+    """Yield computed blocks in completion order (:func:`iter_results`: bounded in flight, so
+    memory is bounded by the block size, not the area)."""
+    lazy = [t.task for t in tasks]
+    for index, result in iter_results(client, lazy, on_done=on_done, max_in_flight=max_in_flight):
+        task = tasks[index]
         if isinstance(result, BlockResult):
             yield Block(task.row, task.col, result.data, result.skipped, task.scenes)
         else:

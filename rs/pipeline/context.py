@@ -22,7 +22,7 @@ import pystac
 
 from rs.export.stac_items import OutputAsset
 from rs.load import SkippedScene, reduction_chunks
-from rs.pipeline.blocks import Block, BlockTask, iter_blocks
+from rs.pipeline.blocks import Block, BlockTask, iter_blocks, iter_results
 from rs.pipeline.planning import task_key
 from rs.pipeline.progress import QuietReporter, Reporter
 
@@ -122,6 +122,12 @@ class Runtime:
         """
         node = dask.delayed(obj, name=task_key(name, token), traverse=False)
         return self.client.persist(node)
+
+    def compute_each(self, tasks: Sequence[Any], description: str) -> Iterator[tuple[int, Any]]:
+        """Compute lazy ``tasks`` (one per scene, orbit, ...) a few at a time, showing progress;
+        yields ``(index, result)`` in completion order (:func:`iter_results`)."""
+        advance = self.reporter.bar(description, len(tasks))
+        yield from iter_results(self.client, tasks, on_done=advance)
 
     def compute_blocks(
         self, tasks: Sequence[BlockTask], description: str, use: SceneUse | None = None

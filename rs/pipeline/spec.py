@@ -282,7 +282,8 @@ class PipelineSpec(Strict):
         return {n: expand_period(n, d) for n, d in self.periods.items()}
 
     def resolved(self, base: Path) -> PipelineSpec:
-        """Copy with relative paths made absolute against ``base`` (the spec's folder)."""
+        """Copy with relative paths made absolute against ``base`` (the spec's folder): the AOI,
+        the output, source folders and files, and the input files of steps (``PATH_FIELDS``)."""
         sources: dict[str, Any] = {}
         for name, src in self.sources.items():
             if isinstance(src, StacSource) and src.embedded not in (None, "demo"):
@@ -293,8 +294,14 @@ class PipelineSpec(Strict):
                 src = src.model_copy(update={"path": str(_abs(Path(src.path), base))})
             sources[name] = src
         aoi = self.aoi if looks_like_bbox(self.aoi) else str(_abs(Path(self.aoi), base))
+        steps = [step.with_paths_under(base) for step in self.steps]
         return self.model_copy(
-            update={"aoi": aoi, "output": _abs(self.output, base), "sources": sources}
+            update={
+                "aoi": aoi,
+                "output": _abs(self.output, base),
+                "sources": sources,
+                "steps": steps,
+            }
         )
 
     @property

@@ -8,7 +8,7 @@ line below; the runner never names a product.
 
 from __future__ import annotations
 
-from rs.products import composite, difference
+from rs.products import composite, difference, land_change, shorelines
 from rs.products.base import ProductDef
 
 __all__ = ["PRODUCTS"]
@@ -18,5 +18,7 @@ PRODUCTS: dict[str, ProductDef] = {
     for p in (
         composite.PRODUCT,
         difference.PRODUCT,
+        shorelines.PRODUCT,
+        land_change.PRODUCT,
     )
 }

@@ -16,9 +16,11 @@ and one :class:`ProductDef` that bundles them, registered by one line in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -43,9 +45,28 @@ class StepSpec(Strict):
         description="names of the spec's periods this step runs for (default: every period)",
     )
 
+    #: fields naming input files (vectors, tables): made absolute against the spec's folder,
+    #: and their content's hash is part of :meth:`parameters` (an edited file rebuilds the step)
+    PATH_FIELDS: ClassVar[tuple[str, ...]] = ()
+
     def parameters(self) -> dict[str, Any]:
-        """What determines the step's content (part of its run key): every field but id/periods."""
-        return self.model_dump(mode="json", exclude={"id", "periods"})
+        """What determines the step's content (part of its run key): every field but id/periods,
+        plus the SHA-256 of each input file named by :attr:`PATH_FIELDS` (``<field>_sha256``)."""
+        out = self.model_dump(mode="json", exclude={"id", "periods"})
+        for name in self.PATH_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and Path(value).is_file():
+                out[f"{name}_sha256"] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+        return out
+
+    def with_paths_under(self, base: Path) -> StepSpec:
+        """Copy with the :attr:`PATH_FIELDS` that are relative paths made absolute under base."""
+        update = {
+            name: str((base / value).resolve())
+            for name in self.PATH_FIELDS
+            if isinstance(value := getattr(self, name), str) and not Path(value).is_absolute()
+        }
+        return self.model_copy(update=update) if update else self
 
 
 class GridMixin(BaseModel):

@@ -36,7 +36,7 @@ __all__ = ["PRODUCT", "CompositeSpec", "composite_layers", "load_bands"]
 MaskClass = Literal["cloud", "shadow", "snow", "cirrus", "invalid"]
 _DEFAULT_MASK: tuple[MaskClass, ...] = ("cloud", "cirrus", "shadow", "snow")
 # colour-ramp range of each index's quicklook
-_INDEX_RANGES = {"ndvi": (-0.2, 0.9), "ndwi": (-0.8, 0.6)}
+_INDEX_RANGES = {"ndvi": (-0.2, 0.9), "ndwi": (-0.8, 0.6), "mndwi": (-0.8, 0.8)}
 _COUNT_NODATA = 65535
 
 

@@ -1,0 +1,157 @@
+"""Coastline products end to end on the synthetic coast (rs.testing.coast): known shoreline
+positions, rates, tide, cloud and reclamation.
+
+One ``rs run`` builds three steps: the shorelines of every scene (tide-corrected DSAS statistics
+per transect), the MNDWI composites of 2019 and 2023, and the land gained and lost between them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from rs.testing.coast import CoastWorld, generate_coast
+from tests.test_export_stac import stac_errors
+
+RES = 10.0
+
+
+@pytest.fixture(scope="module")
+def coast(tmp_path_factory: pytest.TempPathFactory) -> tuple[CoastWorld, Path]:
+    root = tmp_path_factory.mktemp("coast")
+    return generate_coast(root), root
+
+
+def _spec(root: Path, out: Path, **shore: Any) -> dict[str, Any]:
+    c = root / "coast"
+    step = {
+        "id": "shore", "kind": "shorelines", "resolution": RES, "periods": ["all"],
+        "reference": str(c / "reference_shoreline.geojson"),
+        "transects": str(c / "transects.geojson"),
+        "tides": str(c / "tides.csv"), "slopes": str(c / "slopes.csv"), **shore,
+    }
+    return {
+        "name": "coast",
+        "aoi": str(c / "region.geojson"),
+        "sources": {"s2": {"embedded": str(root), "collections": ["sentinel-2-l2a"]}},
+        "periods": {
+            "all": {"start": "2019-01-01", "end": "2023-12-31"},
+            "y2019": {"start": "2019-01-01", "end": "2019-12-31"},
+            "y2023": {"start": "2023-01-01", "end": "2023-12-31"},
+        },
+        "steps": [
+            step,
+            {"id": "comp", "kind": "composite", "bands": ["green", "swir16"],
+             # MNDWI at its native 20 m (Sentinel-2 B11): a 10 m grid would smear the SWIR
+             # edge of the fill half a pixel outwards
+             "indices": ["mndwi"], "resolution": 2 * RES, "quicklook": False,
+             "periods": ["y2019", "y2023"]},
+            {"id": "land", "kind": "land-change", "before": "comp@y2019", "after": "comp@y2023",
+             "periods": ["y2023"]},
+        ],
+        "output": str(out),
+    }
+
+
+@pytest.fixture(scope="module")
+def run(coast: tuple[CoastWorld, Path], tmp_path_factory: pytest.TempPathFactory,
+        rs_cache: Path) -> Path:
+    import subprocess
+    import sys
+
+    _, root = coast
+    work = tmp_path_factory.mktemp("coast-run")
+    spec = work / "coast.yaml"
+    spec.write_text(yaml.safe_dump(_spec(root, work / "out")), encoding="utf-8")
+    exe = Path(sys.executable).parent / "rs"
+    done = subprocess.run([str(exe), "run", str(spec)], capture_output=True, text=True,
+                          timeout=600, env={**__import__("os").environ,
+                                            "RS_CACHE_DIR": str(rs_cache)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return work / "out"
+
+
+def _one(out: Path, pattern: str) -> Path:
+    (path,) = out.glob(pattern)
+    return path
+
+
+def test_shorelines__positions_within_a_fifth_of_a_pixel(coast, run):
+    world, _ = coast
+    pos = pd.read_parquet(_one(run, "coast_shore_*_positions.parquet"))
+    when = {t: i for i, t in enumerate(pd.DatetimeIndex(world.times))}
+    s_of = dict(zip(world.transects()["id"], world.config.transect_s, strict=True))
+    pos = pos[~pos["transect_id"].map(lambda t: world.in_reclamation(s_of[t]))]
+    truth = [world.position(when[d], s_of[t]) for d, t in zip(pos["date"], pos["transect_id"],
+                                                             strict=True)]
+    err = pos["chainage"].to_numpy() - np.asarray(truth)
+    ok = np.isfinite(err)
+    assert ok.sum() > 0.85 * len(err)  # a few positions under cloud have none
+    rmse = float(np.sqrt(np.mean(err[ok] ** 2)))
+    assert rmse <= 0.2 * RES, rmse
+
+
+def test_shorelines__tide_corrected_rates_within_5_percent(coast, run):
+    world, _ = coast
+    stats = gpd.read_file(_one(run, "coast_shore_*_transects.gpkg")).set_index("id")
+    for tid, s in zip(world.transects()["id"], world.config.transect_s, strict=True):
+        if world.in_reclamation(s):
+            assert stats.loc[tid, "lrr"] > 0  # the fill moves the shoreline seaward
+            continue
+        truth = world.rate(s)
+        assert stats.loc[tid, "lrr"] == pytest.approx(truth, rel=0.05), tid
+        assert stats.loc[tid, "nsm"] < 0 and stats.loc[tid, "sce"] > 0
+    # without the tide correction the scatter is larger: the correction matters
+    pos = pd.read_parquet(_one(run, "coast_shore_*_positions.parquet"))
+    assert (pos["chainage_corrected"] - pos["chainage"]).abs().max() > 5
+
+
+def test_shorelines__clouded_scene_dropped_and_cloud_segments_counted(coast, run):
+    world, _ = coast
+    scenes = pd.read_csv(_one(run, "coast_shore_*_scenes.csv"))
+    dropped = scenes[scenes["status"] == "dropped"]
+    assert len(dropped) == len(world.config.overcast)
+    assert dropped["reason"].str.contains("masked").all()
+    lines = gpd.read_file(_one(run, "coast_shore_*_shorelines.gpkg"))
+    assert len(lines) == len(world.times) - len(world.config.overcast)
+    cloudy = {world.times[i].date() for i in world.config.cloudy_coast}
+    counted = lines[pd.to_datetime(lines["date"]).dt.date.isin(cloudy)]["cloud_segments"]
+    assert len(counted) == len(cloudy) and (counted > 0).all()
+    item = json.loads(_one(run, "items/coast-shore-all*.json").read_text())
+    assert stac_errors(item) == []
+    assert item["properties"]["rs:dropped_scenes"][0]["reason"] == dropped["reason"].iloc[0]
+
+
+def test_land_change__reclamation_area_and_flag(coast, run):
+    world, _ = coast
+    years = [t.year for t in world.times]
+    before = [i for i, y in enumerate(years) if y == 2019 and i not in world.config.overcast]
+    after = [i for i, y in enumerate(years) if y == 2023 and i not in world.config.overcast]
+    truth = world.land_change_truth(before, after)
+    patches = gpd.read_file(_one(run, "coast_land_*_land_patches.gpkg"))
+    flagged = patches[patches["probable_reclamation"]]
+    assert len(flagged) == 1 and (flagged["change"] == "gain").all()
+    assert flagged.geometry.iloc[0].intersects(world.reclamation_polygon())
+    assert flagged["area_m2"].iloc[0] == pytest.approx(truth["reclamation_m2"], rel=0.05)
+    loss = patches.loc[patches["change"] == "loss", "area_m2"].sum()
+    assert loss == pytest.approx(truth["erosion_m2"], rel=0.15)
+    assert not patches.loc[patches["change"] == "loss", "probable_reclamation"].any()
+
+
+def test_shorelines__missing_reference_names_the_option(tmp_path, coast, rs_cli: Callable):
+    _, root = coast
+    spec = _spec(root, tmp_path / "out")
+    del spec["steps"][0]["reference"]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    done = rs_cli("run", str(path))
+    assert done.returncode == 2
+    assert "'reference'" in done.stdout + done.stderr
