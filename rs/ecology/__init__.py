@@ -1,0 +1,1 @@
+"""Ecological indicators (pure computation): RSEI, EQI, zonal statistics, trends."""
