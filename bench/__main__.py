@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> None:
         from bench.planning import main as planning_main
 
         return planning_main(rest[1:])
+    if rest[:1] == ["coast"]:  # benchmark 3: bench/coast.py (its own RESULTS.md section)
+        from bench.coast import main as coast_main
+
+        coast_main(rest[1:])
+        return None
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=2, help="repetitions per variant (default 2)")
     parser.add_argument("--work", type=Path, default=HERE / "_work", help="scratch folder")

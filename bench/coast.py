@@ -49,7 +49,7 @@ import shapely
 from scipy import stats as sps
 from shapely.geometry import LineString
 
-from bench.harness import machine_facts, markdown_table
+from bench.harness import machine_facts, markdown_table, write_section
 from rs.coast.stats import decimal_years, transect_stats
 from rs.coast.tides import tide_levels, tide_shift
 from rs.coast.transects import Transects, cast_transects, intersect, intersect_frames
@@ -396,6 +396,9 @@ def run_narrabeen(folder: Path, reps: int, slope: float, z_ref: float) -> str:
     return "\n\n".join(parts)
 
 
+SECTION = "## Coastline: transect intersections and Narrabeen"
+
+
 # --- command -------------------------------------------------------------------------------------
 
 
@@ -412,11 +415,14 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--slope", type=float, default=0.1, help="beach slope tanβ (b)")
     parser.add_argument("--z-ref", type=float, default=0.0, help="reference level, m (b)")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "RESULTS.md",
+                        help="RESULTS.md whose coastline section is replaced")
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
     args = parser.parse_args(argv)
     cmd = "python -m bench.coast " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     facts = machine_facts()
     parts = [
-        "## Coastline (issue 9)",
+        SECTION,
         f"Written by `{cmd}` on {facts['date']}; {facts['cpu']}, {facts['cores']}, "
         f"{facts['ram']}.",
     ]
@@ -428,6 +434,9 @@ def main(argv: Sequence[str] | None = None) -> str:
     print(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
+    if not args.no_write:
+        write_section(args.results, SECTION, text)
+        print(f"[bench] wrote {args.results}", file=sys.stderr)
     return text
 
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -240,3 +241,17 @@ def mib(n: int) -> str:
 def python_cmd(module: str, *args: str) -> list[str]:
     """``python -m module args`` with this interpreter."""
     return [sys.executable, "-m", module, *args]
+
+
+def write_section(path: Path, heading: str, section: str) -> None:
+    """Replace the section starting at ``heading`` in ``path`` (up to the next ``## ``
+    heading) with ``section``, or append it. Other sections and the notes are kept."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = text.find(heading)
+    if start < 0:
+        new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    else:
+        end = text.find("\n## ", start + len(heading))
+        rest = "" if end < 0 else text[end:]
+        new = text[:start] + section.rstrip("\n") + "\n" + rest
+    path.write_text(new, encoding="utf-8")

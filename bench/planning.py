@@ -50,7 +50,7 @@ from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.geom import Geometry
 from shapely.geometry import Polygon, mapping
 
-from bench.harness import machine_facts, markdown_table
+from bench.harness import machine_facts, markdown_table, write_section
 from rs.pipeline.planning import footprints_of, plan_blocks, task_key
 
 HERE = Path(__file__).resolve().parent
@@ -386,19 +386,6 @@ def _reading(results: Sequence[ConfigResult]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the planning section of ``path`` (up to the next ``## `` heading) or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = text.find(SECTION)
-    if start < 0:
-        new = text.rstrip("\n") + "\n\n" + section + "\n"
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = "" if end < 0 else text[end:]
-        new = text[:start] + section + "\n" + rest
-    path.write_text(new, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None, prog: str = "python -m bench planning") -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="timing repetitions (default 5)")
@@ -415,7 +402,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench planning") 
     if args.no_write:
         print(section)
     else:
-        write_section(args.results, section)
+        write_section(args.results, SECTION, section)
         print(f"[bench] wrote {args.results}", file=sys.stderr)
 
 

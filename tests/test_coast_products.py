@@ -155,3 +155,21 @@ def test_shorelines__missing_reference_names_the_option(tmp_path, coast, rs_cli:
     done = rs_cli("run", str(path))
     assert done.returncode == 2
     assert "'reference'" in done.stdout + done.stderr
+
+
+def test_demo_coast_files_match_the_generator(tmp_path):
+    """aoi/demo_coast (used by pipelines/coast.yaml) is what the generator writes."""
+    CoastWorld().write_site_files(tmp_path)
+    repo = Path(__file__).resolve().parents[1] / "aoi" / "demo_coast"
+    names = sorted(p.name for p in repo.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir() if p.name != "truth.json")
+    for name in names:
+        assert (repo / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_coast_pipeline_dry_run(rs_cli: Callable):
+    spec = Path(__file__).resolve().parents[1] / "pipelines" / "coast.yaml"
+    done = rs_cli("run", str(spec), "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for step in ("shorelines", "water", "land"):
+        assert step in done.stdout

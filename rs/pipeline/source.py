@@ -15,7 +15,7 @@ from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import StacSource
 
-__all__ = ["demo_world_root", "open_source", "resolve_modifier"]
+__all__ = ["coast_world_root", "demo_world_root", "open_source", "resolve_modifier"]
 
 
 def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
@@ -43,6 +43,11 @@ def demo_world_root() -> Path:
     return cache_dir() / "demo-world"
 
 
+def coast_world_root() -> Path:
+    """Folder of the cached synthetic demo coast (rs.testing.coast)."""
+    return cache_dir() / "coast-world"
+
+
 @contextlib.contextmanager
 def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
     """Yield the STAC API URL to search; an embedded API lives exactly as long as the block."""
@@ -58,6 +63,12 @@ def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
         reporter.stage(f"demo world: {root}")
         generate_world(root)
         folder = root
+    elif source.embedded == "coast-demo":
+        from rs.testing.coast import generate_coast
+
+        folder = coast_world_root()
+        reporter.stage(f"demo coast: {folder}")
+        generate_coast(folder)
     else:
         folder = Path(str(source.embedded))
     files = build_api_files([folder], api_files_dir([folder]))

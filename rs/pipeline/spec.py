@@ -53,13 +53,16 @@ __all__ = [
 
 _FILTER_OPS = {"lt", "lte", "gt", "gte", "eq", "neq", "in"}
 READER_OF_SOURCE = {"stac": "optical", "swaths": "swaths", "table": "table"}
+#: ``embedded`` names of the generated synthetic worlds (anything else is a folder)
+EMBEDDED_DEMOS = ("demo", "coast-demo")
 
 
 class StacSource(Strict):
     """Optical scenes from a STAC API ``url`` or an ``embedded`` catalog served locally.
 
-    ``embedded: demo`` serves the synthetic demo world (generated on first use); any other
-    value is a folder of STAC item JSON files and/or GeoTIFFs served with ``rustac serve``.
+    ``embedded: demo`` serves the synthetic demo world and ``embedded: coast-demo`` the
+    synthetic coast (generated on first use); any other value is a folder of STAC item JSON
+    files and/or GeoTIFFs served with ``rustac serve``.
     """
 
     kind: Literal["stac"] = "stac"
@@ -286,7 +289,7 @@ class PipelineSpec(Strict):
         the output, source folders and files, and the input files of steps (``PATH_FIELDS``)."""
         sources: dict[str, Any] = {}
         for name, src in self.sources.items():
-            if isinstance(src, StacSource) and src.embedded not in (None, "demo"):
+            if isinstance(src, StacSource) and src.embedded not in (None, *EMBEDDED_DEMOS):
                 src = src.model_copy(update={"embedded": str(_abs(Path(str(src.embedded)), base))})
             elif isinstance(src, SwathSource) and src.folder is not None:
                 src = src.model_copy(update={"folder": str(_abs(Path(src.folder), base))})

@@ -340,9 +340,11 @@ class CoastWorld:
             item.id = f"{item.id}_C{i:03d}"
             item_path = item_dir / f"{item.id}.json"
             item_path.write_text(json.dumps(item.to_dict(), indent=1), encoding="utf-8")
-        self._write_vectors(root / "coast")
+        self.write_site_files(root / "coast")
 
-    def _write_vectors(self, out: Path) -> None:
+    def write_site_files(self, out: Path) -> None:
+        """The site files a user would have (transects, reference shoreline, AOI, tides,
+        slopes) and ``truth.json`` into ``out`` (``aoi/demo_coast`` holds a copy)."""
         cfg = self.config
         out.mkdir(parents=True, exist_ok=True)
         crs = cfg.grid.crs
@@ -354,9 +356,11 @@ class CoastWorld:
         ref.to_file(out / "reference_shoreline.geojson", driver="GeoJSON")
         region = gpd.GeoDataFrame({"name": ["coast"]}, geometry=[self.region()], crs="EPSG:4326")
         region.to_file(out / "region.geojson", driver="GeoJSON")
-        times = pd.date_range(
-            self.times[0] - timedelta(days=2), self.times[-1] + timedelta(days=2), freq="15min"
-        )
+        # a gauge record around each scene: hourly, a day either side (small enough to commit)
+        times = pd.DatetimeIndex(sorted({
+            t.floor("h") + pd.Timedelta(hours=h)
+            for t in pd.DatetimeIndex(self.times) for h in range(-24, 25)
+        }))
         pd.DataFrame(
             {"time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "level": np.round(self.tide(times), 4)}
         ).to_csv(out / "tides.csv", index=False)
