@@ -173,3 +173,31 @@ def test_coast_pipeline_dry_run(rs_cli: Callable):
     assert done.returncode == 0, done.stdout + done.stderr
     for step in ("shorelines", "water", "land"):
         assert step in done.stdout
+
+
+def test_shorelines__transects_cast_from_a_baseline(coast, tmp_path, rs_cli: Callable):
+    """A baseline 300 m landward gives shore-normal transects every 200 m; rates as planted;
+    WLR with a positional uncertainty equals LRR for equal weights."""
+    world, root = coast
+    s = np.array([-700.0, 700.0])
+    xs, ys = world.to_map(s, np.full(2, -300.0))
+    base = gpd.GeoDataFrame(geometry=[__import__("shapely").LineString(zip(xs, ys, strict=True))],
+                            crs=world.config.grid.crs).to_crs("EPSG:4326")  # reprojected by rs
+    base.to_file(tmp_path / "baseline.geojson", driver="GeoJSON")
+    spec = _spec(root, tmp_path / "out", baseline=str(tmp_path / "baseline.geojson"),
+                 transect_spacing=200.0, transect_length=600.0, seaward="right",
+                 slopes=world.config.slope, uncertainty_m=3.0)
+    del spec["steps"][0]["transects"]
+    spec["steps"] = spec["steps"][:1]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    done = rs_cli("run", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    stats = gpd.read_file(_one(tmp_path / "out", "coast_shore_*_transects.gpkg"))
+    assert len(stats) == 8  # 0, 200, ..., 1400 m along a 1,400 m baseline
+    along = stats["baseline_distance"].to_numpy() - 700.0  # the world's along-shore s
+    for row, s_k in zip(stats.itertuples(), along, strict=True):
+        if world.in_reclamation(s_k) or abs(s_k) > 900:
+            continue
+        assert row.lrr == pytest.approx(world.rate(s_k), rel=0.05), row.id
+        assert row.wlr == pytest.approx(row.lrr, rel=1e-9)

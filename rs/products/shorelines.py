@@ -84,6 +84,9 @@ class ShorelinesSpec(StepSpec, GridMixin):
     max_masked: float = Field(default=0.5, ge=0, le=1)
     mask: list[MaskClass] = Field(default_factory=lambda: list(_MASK))
     confidence: float = Field(default=0.95, gt=0, lt=1)
+    uncertainty_m: float | None = Field(
+        default=None, gt=0, description="positional uncertainty of a shoreline (m), for WLR"
+    )
 
     @model_validator(mode="after")
     def _inputs(self) -> ShorelinesSpec:
@@ -174,7 +177,9 @@ def _transects(spec: ShorelinesSpec, crs: str) -> gpd.GeoDataFrame:
             )
         return frame.rename(columns={spec.transect_id: "id"})[["id", "geometry"]]
     assert spec.baseline is not None
-    base = linemerge(unary_union(list(_lines(spec.baseline, crs, "baseline").geometry)))
+    base = unary_union(list(_lines(spec.baseline, crs, "baseline").geometry))
+    if base.geom_type == "MultiLineString":
+        base = linemerge(base)
     if base.geom_type != "LineString":
         raise SpecError(f"baseline {spec.baseline!r} must be one continuous line")
     return cast_transects(
@@ -328,7 +333,7 @@ def build(ctx: StepContext) -> StepSummary:
     assets += write_table(long, ctx.out.staging, f"{stem}_positions", key="positions",
                           title="shoreline position (chainage, m, seaward) per scene and transect")
 
-    stats = transect_stats(corrected, confidence=spec.confidence)
+    stats = transect_stats(corrected, confidence=spec.confidence, uncertainty=spec.uncertainty_m)
     stats.index = stats.index.astype(str)
     frame = transects.assign(id=transects["id"].astype(str)).set_index("id").join(stats)
     frame = gpd.GeoDataFrame(frame.reset_index(), geometry="geometry", crs=ctx.crs)
