@@ -11,7 +11,7 @@ from rasterio.windows import Window
 
 from rs.export.raster import GridSpec
 
-__all__ = ["raster_info", "read_window"]
+__all__ = ["band_names", "raster_info", "read_window"]
 
 
 def raster_info(path: Path | str) -> tuple[GridSpec, int]:
@@ -19,6 +19,12 @@ def raster_info(path: Path | str) -> tuple[GridSpec, int]:
     with rasterio.open(path) as ds:
         grid = GridSpec(crs=ds.crs.to_string(), transform=ds.transform, shape=(ds.height, ds.width))
         return grid, ds.count
+
+
+def band_names(path: Path | str) -> list[str]:
+    """The band names (descriptions) of the raster at ``path``; ``band<n>`` where unnamed."""
+    with rasterio.open(path) as ds:
+        return [d or f"band{n}" for n, d in enumerate(ds.descriptions, start=1)]
 
 
 def read_window(path: Path | str, window: tuple[int, int, int, int], band: int = 1) -> np.ndarray:
