@@ -56,6 +56,8 @@ def _spec(root: Path, out: Path, **shore: Any) -> dict[str, Any]:
              "periods": ["y2019", "y2023"]},
             {"id": "land", "kind": "land-change", "before": "comp@y2019", "after": "comp@y2023",
              "periods": ["y2023"]},
+            {"id": "gis", "kind": "bundle", "inputs": ["shore@all", "land@y2023"],
+             "periods": ["y2023"]},
         ],
         "output": str(out),
     }
@@ -201,3 +203,23 @@ def test_shorelines__transects_cast_from_a_baseline(coast, tmp_path, rs_cli: Cal
             continue
         assert row.lrr == pytest.approx(world.rate(s_k), rel=0.05), row.id
         assert row.wlr == pytest.approx(row.lrr, rel=1e-9)
+
+
+def test_bundle__one_geopackage_with_a_layer_per_table(run):
+    import pyogrio
+
+    path = _one(run, "coast_gis_*_bundle.gpkg")
+    layers = dict(pyogrio.list_layers(path))
+    want = {
+        "shore_all_20190101_20231231_shorelines": "MultiLineString",
+        "shore_all_20190101_20231231_transects": "LineString",
+        "shore_all_20190101_20231231_positions": None,
+        "land_y2023_20230101_20231231_land_patches": "Polygon",
+        "land_y2023_20230101_20231231_land_areas": None,
+    }
+    for name, kind in want.items():
+        assert layers.get(name, "missing") == kind, (name, layers)
+    same = pd.read_parquet(_one(run, "coast_shore_*_positions.parquet"))
+    back = pyogrio.read_dataframe(path, layer="shore_all_20190101_20231231_positions")
+    assert len(back) == len(same)
+    np.testing.assert_allclose(back["chainage"], same["chainage"])

@@ -8,7 +8,7 @@ line below; the runner never names a product.
 
 from __future__ import annotations
 
-from rs.products import composite, difference, land_change, shorelines
+from rs.products import bundle, composite, difference, land_change, shorelines
 from rs.products.base import ProductDef
 
 __all__ = ["PRODUCTS"]
@@ -20,5 +20,6 @@ PRODUCTS: dict[str, ProductDef] = {
         difference.PRODUCT,
         shorelines.PRODUCT,
         land_change.PRODUCT,
+        bundle.PRODUCT,
     )
 }
