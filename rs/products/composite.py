@@ -61,8 +61,15 @@ class CompositeSpec(StepSpec, GridMixin):
     @field_validator("indices")
     @classmethod
     def _known_indices(cls, v: list[str]) -> list[str]:
-        from rs.indices import INDICES
+        from rs.indices import INDICES, SCENE_DEPENDENT
 
+        per_scene = [i for i in v if i in SCENE_DEPENDENT]
+        if per_scene:
+            raise ValueError(
+                f"index {per_scene} depends on the whole scene's statistics (e.g. FVC's NDVI "
+                "percentiles), which a block-wise composite cannot give: compute it from the "
+                "composite's NDVI in a later step"
+            )
         return _known(v, sorted(INDICES), "index")
 
 
@@ -166,6 +173,7 @@ def build(ctx: StepContext) -> StepSummary:
 
     from rs.export.cog import CogWriter, GridSpec
     from rs.export.raster import RasterBand, raster_asset
+    from rs.indices import UNITS
     from rs.load.optical import grid_anchor, scaling_provenance
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import plan_blocks, task_key
@@ -217,11 +225,16 @@ def build(ctx: StepContext) -> StepSummary:
     ]
     layers = layers_of(spec)
     grid = GridSpec(crs=str(gbox.crs), transform=gbox.transform, shape=(gbox.shape.y, gbox.shape.x))
-    refl = [RasterBand(b, unit="1", description=f"{b} surface reflectance") for b in spec.bands]
+    refl = [
+        RasterBand(b, unit="K", description="surface temperature") if b == "thermal"
+        else RasterBand(b, unit="1", description=f"{b} surface reflectance")
+        for b in spec.bands
+    ]
     files: dict[str, tuple[list[str], list[RasterBand], str, float]] = {
         "composite": (list(spec.bands), refl, "float32", float("nan")),
         **{
-            i: ([i], [RasterBand(i, unit="1", description=i.upper())], "float32", float("nan"))
+            i: ([i], [RasterBand(i, unit=UNITS[i], description=i.upper())], "float32",
+                float("nan"))
             for i in spec.indices
         },
         "clear_count": (
