@@ -136,7 +136,8 @@ def test_class_without_rounding() -> None:
     (60.0, 60.99, 0, "stable", "无明显变化 no obvious change"),
     (60.0, 59.01, 0, "stable", "无明显变化 no obvious change"),
     (60.0, 61.0, 1, "slight", "slightly better"),
-    (54.3, 55.3, 1, "slight", "slightly better"),  # 1.0000000000000142 in floats
+    (30.01, 32.01, 2, "obvious", "obviously better"),  # 1.9999999999999964 in floats
+    (34.01, 30.01, -3, "significant", "significantly worse"),  # -3.9999999999999964
     (60.0, 59.0, -1, "slight", "slightly worse"),
     (60.0, 61.99, 1, "slight", "slightly better"),
     (60.0, 62.0, 2, "obvious", "obviously better"),
@@ -291,6 +292,12 @@ def test_missing_column_is_always_an_error() -> None:
     for mode in ("error", "row"):
         with pytest.raises(SpecError, match=r"no column 'wild_animal_diversity'.*biodiversity"):
             compute_eqi(rows, eqi_config({"on_missing": mode}))
+
+
+def test_non_numbers_are_refused_not_taken_as_missing() -> None:
+    rows = table(POLYGON, {**POLYGON, "wild_animal_diversity": "n/a"}, ids=["a", "b"])
+    with pytest.raises(SpecError, match=r"'wild_animal_diversity'.*polygon 'b': 'n/a'"):
+        compute_eqi(rows, eqi_config({"on_missing": "row"}))
 
 
 def test_duplicate_polygon_ids_are_refused() -> None:

@@ -127,7 +127,12 @@ def compute_eqi(values: pd.DataFrame, config: EqiConfig | None = None) -> pd.Dat
                 f"EQI values have no column {col!r} for indicator {name!r} ({dim}, "
                 f"{ind.source}); columns are {list(map(str, values.columns))}"
             )
-        raw = pd.to_numeric(values[col], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        num = pd.to_numeric(values[col], errors="coerce")
+        if (text := num.isna() & values[col].notna()).any():
+            i = values.index[text.to_numpy()][0]
+            raise SpecError(f"EQI values: column {col!r} ({name}) holds a non-number for "
+                            f"polygon {i!r}: {values[col].loc[i]!r}")
+        raw = num.to_numpy(np.float64, na_value=np.nan)
         bad = ~np.isfinite(raw)
         missing[name] = bad
         s = np.where(bad, np.nan, _normalise(np.where(bad, 0.0, raw), ind.normalise))
