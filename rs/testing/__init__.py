@@ -21,6 +21,7 @@ from rs.testing.events import (
 )
 from rs.testing.fake_reader import FakeReader
 from rs.testing.landcover import LandCover
+from rs.testing.landsat import generate_landsat_world as generate_landsat_world
 from rs.testing.sentinel2 import decode_dn, encode_dn, processing_baseline
 from rs.testing.world import NOISE_SIGMA, World, WorldConfig, generate_world, load_world
 
