@@ -141,8 +141,8 @@ def test_generate__refuses_a_sentinel2_world_folder_and_load_needs_a_world(
         load_landsat_world(tmp_path / "nothing")
 
 
-def test_generate__the_sentinel2_world_refuses_nothing_but_lives_elsewhere(tmp_path: Path) -> None:
-    """The package exports the generator; the two worlds share no folder."""
+def test_generate__both_worlds_live_side_by_side_in_their_own_folders(tmp_path: Path) -> None:
+    """``rs.testing`` exports the generator; each world keeps its own ``truth/``."""
     from rs.testing import WorldConfig
 
     s2 = generate_world(tmp_path / "s2", WorldConfig(width=64, height=64, n_dates=1))
@@ -447,6 +447,41 @@ def test_trend__planted_slopes_are_in_the_loaded_data(
     for name in ("degradation", "recovery"):
         m = world.trend_pixels(name)
         assert lst[m].mean() == pytest.approx(world.truth_slope_lst()[m].mean(), abs=0.1)
+
+
+def _rsei(world: LandsatWorld, year: int, land: np.ndarray) -> np.ndarray:
+    """RSEI (Xu 2013) of the noise-free season composites, written out here: NDVI, Landsat 8
+    tasseled-cap wetness (Baig et al. 2014), LST and NDBSI, min-max normalised, PC1 with
+    greenness positive, rescaled to 0..1; ``land`` excludes water."""
+    idx = world.scenes_of(year)
+    b = {
+        k: np.median([world.clear_reflectance(i)[k] for i in idx], axis=0).astype(np.float64)
+        for k in SR_KEYS
+    }
+    blue, green, red, nir, s1, s2 = (b[k] for k in SR_KEYS)
+    ndvi = (nir - red) / (nir + red)
+    wet = 0.1511 * blue + 0.1973 * green + 0.3283 * red + 0.3407 * nir - 0.7117 * s1 - 0.4559 * s2
+    lst = np.median([world.surface_temperature(i) for i in idx], axis=0)
+    built = 2 * s1 / (s1 + nir)
+    veg = nir / (nir + red) + green / (green + s1)
+    si = (s1 + red - nir - blue) / (s1 + red + nir + blue)
+    ndbsi = ((built - veg) / (built + veg) + si) / 2
+    parts = [c[land] for c in (ndvi, wet, lst, ndbsi)]
+    x = np.column_stack([(c - c.min()) / np.ptp(c) for c in parts])
+    pc1 = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)[2][0]
+    score = x @ (pc1 if pc1[0] > 0 else -pc1)
+    out = np.full(land.shape, np.nan)
+    out[land] = (score - score.min()) / np.ptp(score)
+    return out
+
+
+def test_truth__rsei_falls_with_degradation_and_rises_with_recovery(world: LandsatWorld) -> None:
+    land = world.landcover() != LandCover.WATER
+    first, last = _rsei(world, world.years[0], land), _rsei(world, world.years[-1], land)
+    d, r = world.trend_pixels("degradation"), world.trend_pixels("recovery")
+    assert np.nanmean(last[d] - first[d]) < -0.3 and np.nanmean(last[r] - first[r]) > 0.3
+    stable = land & (world.trend_mask() == 0)
+    assert np.nanmax(np.abs(last[stable] - first[stable])) < 0.005
 
 
 # --- counties ---------------------------------------------------------------------------------
