@@ -1,0 +1,73 @@
+"""Pixel quadrilaterals in lon/lat degrees: antimeridian unwrapping, areas, validity (pure).
+
+All functions take ``(n, 4)`` corner arrays in file order. Areas are planar in degrees
+(shoelace on lon/lat), the measure the gridding uses (see :mod:`rs.atmos.grid`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["corner_problems", "signed_areas", "unwrap_lon"]
+
+#: km per degree of latitude, and of longitude at the equator (WGS84 mean values)
+KM_PER_DEG_LAT = 110.574
+KM_PER_DEG_LON = 111.320
+
+
+def unwrap_lon(lon_b: np.ndarray) -> np.ndarray:
+    """Corner longitudes made contiguous: a pixel whose corners span more than 180° is read as
+    crossing the antimeridian and its negative longitudes get +360 (so it lies around 180)."""
+    lon = np.asarray(lon_b, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        wraps = (np.nanmax(lon, axis=1) - np.nanmin(lon, axis=1)) > 180.0
+    if not wraps.any():
+        return lon
+    out = lon.copy()
+    sub = out[wraps]
+    out[wraps] = np.where(sub < 0.0, sub + 360.0, sub)
+    return out
+
+
+def signed_areas(lon_b: np.ndarray, lat_b: np.ndarray) -> np.ndarray:
+    """Shoelace area (deg², positive counter-clockwise) of each quadrilateral; corners as given
+    (unwrap longitudes first with :func:`unwrap_lon`)."""
+    x = lon_b - lon_b[:, :1]  # relative to the first corner: no cancellation at |lon| ~ 180
+    y = lat_b - lat_b[:, :1]
+    return 0.5 * np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1)
+
+
+def corner_problems(
+    lon_b: np.ndarray, lat_b: np.ndarray, *, max_extent_km: float = 150.0
+) -> np.ndarray:
+    """True where a pixel's corners cannot be weighted (the HARP issue #252 failure: such
+    pixels get huge areas and dominate a cell):
+
+    * a corner is NaN, or a latitude is outside [-90, 90];
+    * the corners span more than 180° of longitude even after :func:`unwrap_lon`, i.e. it is
+      not a real antimeridian crossing;
+    * the quadrilateral is not convex with the swath's orientation (the sign of the median
+      area): zero or opposite-sign ("negative") area, a bow-tie (corners out of order), a
+      collapsed corner;
+    * it is larger than ``max_extent_km`` in longitude or latitude (a TROPOMI pixel is at most
+      about 40 km; a corner from another scanline makes it hundreds).
+    """
+    lon = unwrap_lon(lon_b)
+    lat = np.asarray(lat_b, dtype=np.float64)
+    bad = ~(np.isfinite(lon).all(axis=1) & np.isfinite(lat).all(axis=1))
+    with np.errstate(invalid="ignore"):
+        bad |= (np.abs(lat) > 90.0).any(axis=1)
+        span = np.ptp(lon, axis=1)
+        bad |= span >= 180.0
+        x, y = lon - lon[:, :1], lat - lat[:, :1]
+        ex, ey = np.roll(x, -1, axis=1) - x, np.roll(y, -1, axis=1) - y
+        turns = ex * np.roll(ey, -1, axis=1) - ey * np.roll(ex, -1, axis=1)
+        area = signed_areas(lon, lat)
+        ok_area = area[~bad]
+        orientation = 1.0 if ok_area.size == 0 or np.median(ok_area) >= 0 else -1.0
+        bad |= ~((turns * orientation) > 0.0).all(axis=1)
+        bad |= ~(area * orientation > 0.0)
+        cos_lat = np.cos(np.radians(np.clip(np.nanmean(lat, axis=1), -90.0, 90.0)))
+        extent = np.maximum(span * KM_PER_DEG_LON * cos_lat, np.ptp(lat, axis=1) * KM_PER_DEG_LAT)
+        bad |= ~(extent <= max_extent_km)
+    return np.asarray(bad, dtype=bool)
