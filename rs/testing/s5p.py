@@ -217,9 +217,10 @@ def simulate(c: S5PConfig) -> SyntheticSwath:
     precision = np.full(shape, float(sigma))
     qa = np.ones(shape)
     cloud = smooth_noise(rng_for(c.seed, 2), shape, sigma=4.0).astype(np.float64)
-    cloudy = cloud > np.quantile(cloud, 1.0 - c.cloud_fraction) if c.cloud_fraction else \
-        np.zeros(shape, bool)
-    edge = (cloud > np.quantile(cloud, max(0.0, 1.0 - c.cloud_fraction - 0.05))) & ~cloudy
+    cloudy, edge = np.zeros(shape, bool), np.zeros(shape, bool)
+    if c.cloud_fraction:
+        cloudy = cloud > np.quantile(cloud, 1.0 - c.cloud_fraction)
+        edge = (cloud > np.quantile(cloud, max(0.0, 1.0 - c.cloud_fraction - 0.05))) & ~cloudy
     if c.product == "no2":
         qa[cloudy], qa[edge] = 0.40, 0.65
         precision[cloudy | edge] *= 2.0
@@ -230,7 +231,8 @@ def simulate(c: S5PConfig) -> SyntheticSwath:
     value[failed], qa[failed] = np.nan, 0.0
     precision[~np.isfinite(value)] = np.nan
     if c.bad_corners:
-        idx = rng_for(c.seed, 4).choice(lon.size, size=c.bad_corners, replace=False)
+        good = np.flatnonzero(qa.reshape(-1) == 1.0)  # pixels QA would otherwise keep
+        idx = rng_for(c.seed, 4).choice(good, size=c.bad_corners, replace=False)
         rows, cols = np.unravel_index(idx, shape)
         lon_b, lat_b = lon_b.copy(), lat_b.copy()
         lon_b[rows, cols, 2], lat_b[rows, cols, 0] = np.nan, np.nan
