@@ -72,15 +72,29 @@ class GriddedMean:
     weighting: str
     sources: tuple[str, ...]
 
-    def regional_mean(self, mask: np.ndarray | None = None) -> float:
-        """Mean of the cells with data (and ``mask``), each weighted by its area on the sphere
-        (km²); NaN when no cell has data."""
+    def regional_mean(
+        self, mask: np.ndarray | None = None, *, by: Literal["observed", "cells"] = "observed"
+    ) -> float:
+        """Mean over the cells with data (and ``mask``); NaN when none has data.
+
+        ``by="observed"``: each cell weighted by its weight times cos(latitude), i.e. the
+        observed area in km² (times 1/precision² with precision weighting), so the result is
+        the area-weighted mean of the pixels' parts inside the region, as if the region had
+        been one cell. ``by="cells"``: each cell with data weighted by its area on the sphere
+        (the mean of the map as drawn, whatever the coverage of each cell).
+        """
         ok = self.weight > 0
         if mask is not None:
             ok &= mask
-        area = np.broadcast_to(self.grid.cell_area_km2()[:, None], self.grid.shape)
-        total = float(area[ok].sum())
-        return float((self.mean[ok] * area[ok]).sum() / total) if total > 0 else float("nan")
+        if by == "observed":
+            coslat = np.cos(np.radians(self.grid.lat))[:, None]
+            w = self.weight * coslat
+        elif by == "cells":
+            w = np.broadcast_to(self.grid.cell_area_km2()[:, None], self.grid.shape)
+        else:
+            raise ValueError(f"by must be 'observed' or 'cells', not {by!r}")
+        total = float(w[ok].sum())
+        return float((self.mean[ok] * w[ok]).sum() / total) if total > 0 else float("nan")
 
     def to_dataset(self, name: str = "value", long_name: str = "") -> Any:
         """An ``xarray.Dataset`` with CF attributes: ``name`` (the mean), ``name_weight``,
