@@ -173,10 +173,13 @@ def convert_observations(
                                   pressure_hpa=pressure_hpa)
         for v, u in pairs.itertuples(index=False)
     }
+    value = out["value"].to_numpy(dtype="float64", copy=True)
+    unit = out["unit"].to_numpy(dtype=object, copy=True)
     for (v, u), f in factors.items():
-        rows = sel & out["variable"].eq(v) & out["unit"].eq(u)
-        out.loc[rows, "value"] = out.loc[rows, "value"].to_numpy() * f
-        out.loc[rows, "unit"] = target
+        rows = (sel & out["variable"].eq(v) & out["unit"].eq(u)).to_numpy()
+        value[rows] *= f
+        unit[rows] = target
+    out["value"], out["unit"] = value, pd.array(unit, dtype="str")
     return out
 
 
