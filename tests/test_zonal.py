@@ -320,11 +320,13 @@ def test_an_integer_cog_with_nodata_gives_the_same_class_areas(tmp_path):
     cls[10:20, 10:20] = 255
     path = tmp_path / "classes.tif"
     _write_cog(path, cls[np.newaxis], ["landcover"], "uint8", 255)
-    geoms = _random_polygons(20, seed=12, scale=(0.3, 6.0))
+    geoms = [*_random_polygons(20, seed=12, scale=(0.3, 6.0)), _rect(8.5, 8.5, 12.5, 12.5)]
     from_file = zonal_stats(path, _frame(geoms), categorical=True)
     in_memory = zonal_stats(cls, _frame(geoms), transform=T, crs=CRS_UTM, nodata=255,
                             categorical=True)
     assert "area_m2_255" not in from_file.columns
+    # the last square: 16 pixels, 2.5 x 2.5 of them on nodata
+    assert from_file["count"].iloc[-1] == pytest.approx(16 - 2.5 * 2.5)
     pd.testing.assert_frame_equal(from_file, in_memory, rtol=1e-12)
 
 
@@ -356,6 +358,29 @@ def test_a_dask_backed_dataarray_is_read_lazily_and_equals_numpy():
     want = zonal_stats(stack, _frame(small), transform=T, crs=CRS_UTM, band_names=["a", "b"])
     pd.testing.assert_frame_equal(got, want)
     assert 0 < len(reads) < 2 * 4 * 5  # only the chunks under the polygons, not all 40
+
+
+def test_polygons_go_to_exactextract_in_bounded_batches(monkeypatch):
+    import exactextract
+
+    calls: list[int] = []
+    real = exactextract.exact_extract
+
+    def spy(rast, vec, ops, **kw):
+        cells = sum(int(np.ceil((b[2] - b[0]) / PX + 2) * np.ceil((b[3] - b[1]) / PX + 2))
+                    for b in shapely.bounds(shapely.from_wkb(vec.wkbs)))
+        calls.append(cells if len(vec.wkbs) > 1 else 0)  # a lone polygon may be larger
+        assert kw["max_cells_in_memory"] == 400
+        return real(rast, vec, ops, **kw)
+
+    monkeypatch.setattr(exactextract, "exact_extract", spy)
+    a = _raster(18)
+    geoms = _random_polygons(30, seed=19, scale=(0.5, 6.0))
+    got = zonal_stats(a, _frame(geoms), transform=T, crs=CRS_UTM, max_cells_in_memory=400)
+    assert len(calls) > 3 and max(calls) <= 400 + 4 * len(geoms)  # bboxes rounded out
+    monkeypatch.setattr(exactextract, "exact_extract", real)
+    one = zonal_stats(a, _frame(geoms), transform=T, crs=CRS_UTM)
+    pd.testing.assert_frame_equal(got, one, rtol=1e-12)
 
 
 def test_percentiles_are_configurable_and_p50_is_the_median():
