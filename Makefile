@@ -25,6 +25,8 @@ install: $(STAMP)
 
 demo: $(RUN_STAMP)
 	$(BIN)/rs run pipelines/demo.yaml
+	@echo "More demos: $(BIN)/rs run pipelines/ecology.yaml (RSEI, EQI, zonal statistics, trends)"
+	@echo "            $(BIN)/rs run pipelines/coast.yaml (shorelines, transects, reclamation)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check rs tests bench

@@ -15,7 +15,13 @@ from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import StacSource
 
-__all__ = ["coast_world_root", "demo_world_root", "open_source", "resolve_modifier"]
+__all__ = [
+    "coast_world_root",
+    "demo_world_root",
+    "landsat_world_root",
+    "open_source",
+    "resolve_modifier",
+]
 
 
 def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
@@ -43,6 +49,11 @@ def demo_world_root() -> Path:
     return cache_dir() / "demo-world"
 
 
+def landsat_world_root() -> Path:
+    """Folder of the cached synthetic Landsat world (rs.testing.landsat)."""
+    return cache_dir() / "landsat-world"
+
+
 def coast_world_root() -> Path:
     """Folder of the cached synthetic demo coast (rs.testing.coast)."""
     return cache_dir() / "coast-world"
@@ -63,6 +74,12 @@ def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
         reporter.stage(f"demo world: {root}")
         generate_world(root)
         folder = root
+    elif source.embedded == "ecology-demo":
+        from rs.testing.landsat import generate_landsat_world
+
+        folder = landsat_world_root()
+        reporter.stage(f"demo Landsat world: {folder}")
+        generate_landsat_world(folder)
     elif source.embedded == "coast-demo":
         from rs.testing.coast import generate_coast
 

@@ -8,7 +8,17 @@ line below; the runner never names a product.
 
 from __future__ import annotations
 
-from rs.products import bundle, composite, difference, land_change, shorelines
+from rs.products import (
+    bundle,
+    composite,
+    difference,
+    eqi,
+    land_change,
+    rsei,
+    shorelines,
+    trend,
+    zonal,
+)
 from rs.products.base import ProductDef
 
 __all__ = ["PRODUCTS"]
@@ -21,5 +31,10 @@ PRODUCTS: dict[str, ProductDef] = {
         shorelines.PRODUCT,
         land_change.PRODUCT,
         bundle.PRODUCT,
+        rsei.PRODUCT,
+        zonal.PRODUCT,
+        trend.PRODUCT,
+        eqi.PRODUCT,
+        eqi.CHANGE_PRODUCT,
     )
 }
