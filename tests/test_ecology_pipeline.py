@@ -168,3 +168,42 @@ def test_demo_landcover_is_the_worlds(ecology):
         assert ds.crs.to_string() == "EPSG:32650"
         assert tuple(ds.transform)[:6] == (30.0, 0.0, 659985.0, 0.0, -30.0, 3552015.0)
         np.testing.assert_array_equal(ds.read(1), world.landcover())
+
+
+def _season_spec(tmp_path: Path, on_empty: str) -> Path:
+    periods = {f"gs{y}": {"start": f"{y}-07-01", "end": f"{y}-09-30"} for y in range(2017, 2024)}
+    spec = {
+        "name": "gaps",
+        "aoi": str(REPO / "aoi" / "demo_region.geojson"),
+        "sources": {"ls": {"embedded": "ecology-demo", "collections": ["landsat-c2-l2"]}},
+        "periods": periods,  # the world starts in 2018: gs2017 has no scene at all
+        "steps": [
+            {"id": "c", "kind": "composite", "resolution": 30, "quicklook": False,
+             "bands": ["red", "nir"], "indices": ["ndvi"]},
+            {"id": "single", "kind": "difference", "before": "c@gs2017", "after": "c@gs2023",
+             "periods": ["gs2023"]},
+            {"id": "t", "kind": "trend", "series": "c@*", "periods": ["gs2023"]},
+        ],
+        "on_empty_period": on_empty,
+        "output": str(tmp_path / "out"),
+    }
+    path = tmp_path / f"{on_empty}.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def test_empty_period__recorded_and_the_run_goes_on(tmp_path, rs_cli, ecology):
+    done = rs_cli("run", str(_season_spec(tmp_path, "skip")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "reports" / "gaps-latest.json").read_text())
+    status = {s["item_id"]: (s["status"], s["reason"]) for s in report["steps"]}
+    assert status["gaps-c-gs2017-20170701-20170930"][0] == "empty"
+    assert "no scenes" in status["gaps-c-gs2017-20170701-20170930"][1]
+    assert status["gaps-single-gs2023-20230701-20230930"][0] == "skipped"
+    assert status["gaps-t-gs2023-20230701-20230930"][0] == "built"  # six seasons are enough
+    item = json.loads(_one(tmp_path / "out", "items/gaps-t-*.json").read_text())
+    assert len(item["properties"]["rs:trend"]["periods"]) == 6
+    # the default stops at the empty season with exit code 2, naming it
+    (tmp_path / "f").mkdir()
+    failed = rs_cli("run", str(_season_spec(tmp_path / "f", "fail")))
+    assert failed.returncode == 2 and "2017" in failed.stdout + failed.stderr

@@ -140,7 +140,7 @@ def run_pipeline(
         with SourceSet(spec, aoi.union, rep) as sources, contextlib.ExitStack() as stack:
             state = _Run(spec, aoi, out_dir, rep, sources, stack, scheduler, force, dry_run)
             for run in runs:
-                outcomes.append(_step(state, run))
+                outcomes.append(_step_or_empty(state, run))
                 state.current = None
             timings["search_s"] = sources.search_s
     except Exception as e:  # a failure report for any failure, then the error as it was
@@ -199,6 +199,41 @@ def _report(
         return None  # the output folder is the problem: the CLI reports the original error
 
 
+class _UpstreamMissingError(Exception):
+    """An earlier step x period this run reads was empty (``on_empty_period: skip``)."""
+
+
+def _step_or_empty(state: _Run, run: StepRun) -> StepOutcome:
+    """:func:`_step`, or with ``on_empty_period: skip`` an ``empty`` / ``skipped`` outcome for a
+    step x period without scenes or valid pixels and for the steps that needed it."""
+    try:
+        return _step(state, run)
+    except (NoScenesError, EmptyProductError, _UpstreamMissingError) as e:
+        if state.spec.on_empty_period != "skip" and not isinstance(e, _UpstreamMissingError):
+            raise
+        outcome = state.current
+        assert outcome is not None
+        outcome.status = "skipped" if isinstance(e, _UpstreamMissingError) else "empty"
+        outcome.reason = str(e)
+        state.reporter.stage(f"[yellow]{outcome.item_id} {outcome.status}[/]: {e}")
+        return outcome
+
+
+def _upstream(state: _Run, run: StepRun) -> dict[str, list[Upstream]]:
+    """The published outputs ``run`` reads; an empty period is left out of a ``step@*`` role
+    and makes a single reference raise :class:`_UpstreamMissingError`."""
+    out: dict[str, list[Upstream]] = {}
+    for role, ups in run.upstream.items():
+        found = [state.published[id(u)] for u in ups if id(u) in state.published]
+        missing = [u for u in ups if id(u) not in state.published]
+        ref = run.needs.upstream[role]
+        if missing and (not ref.endswith("@*") or not found):
+            names = ", ".join(u.item_id(state.spec.name) for u in missing)
+            raise _UpstreamMissingError(f"needs {names}, which has no output (empty period)")
+        out[role] = found
+    return out
+
+
 def _step(state: _Run, run: StepRun) -> StepOutcome:
     spec, rep = state.spec, state.reporter
     step, period = run.step, run.period
@@ -241,9 +276,7 @@ def _step(state: _Run, run: StepRun) -> StepOutcome:
             "found": sorted((r.id, r.checksum or "") for r in found),
             "unreadable": sorted(s.item_id for s in skipped),
         }
-    upstream: dict[str, list[Upstream]] = {
-        role: [state.published[id(u)] for u in ups] for role, ups in run.upstream.items()
-    }
+    upstream = _upstream(state, run)
     params = step.parameters()
     outcome.run_key = run_key(
         {

@@ -251,6 +251,12 @@ class PipelineSpec(Strict):
     steps: list[Step] = Field(min_length=1)
     output: Path
     on_scene_error: Literal["skip", "fail"] = "skip"
+    on_empty_period: Literal["fail", "skip"] = Field(
+        default="fail",
+        description="a step x period with no scene or no valid pixel (e.g. an all-cloud "
+        "season): fail the run, or record it and go on (steps reading it use the other "
+        "periods of 'step@*', or are skipped)",
+    )
     dask: DaskSpec = Field(default_factory=DaskSpec)
 
     @model_validator(mode="before")
