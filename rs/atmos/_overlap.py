@@ -2,22 +2,29 @@
 
 Coordinates are in cell units: ``x = (lon - west) / res``, ``y = (lat - south) / res``, so
 cell ``(i, j)`` (column ``i`` from the west, row ``j`` from the south) is the unit square
-``[i, i + 1] x [j, j + 1]``. The overlap of a simple polygon ``P`` with that square follows
-from Green's theorem, with no polygon clipping at all::
+``[i, i + 1] x [j, j + 1]``. No polygon is clipped. By Green's theorem the part of a simple
+polygon ``P`` (counter-clockwise) inside column ``i`` and above the line ``y = t`` is::
 
-    area(P ∩ cell) = -∮_∂P 1[i <= x <= i + 1] · clamp(y - j, 0, 1) dx      (P counter-clockwise)
+    H_i(t) = -∮_∂P 1[i <= x <= i + 1] · max(y - t, 0) dx
 
-Along one straight edge the integrand is a clamped linear function, whose integral has a
-closed form (below). So each (pixel, cell) pair costs four fixed-size edge terms, evaluated for
-millions of pairs at once in numpy; the x-clipping of an edge to a column is shared by all the
-rows of that column. The result is exact (to rounding) for any simple polygon, convex or not,
-and the overlaps of a pixel sum to its shoelace area, which is what makes the gridding
-mass-conserving. A clockwise pixel gets negative integrals; the sign of its own area fixes it.
+and the overlap with cell ``(i, j)`` is ``H_i(j) - H_i(j + 1)``. Along one straight edge,
+clipped to the column, the integrand is linear in x until it is cut at ``y = t``, so each
+edge's term has a closed form: ``-dx · (Q² - P²) / (2 (b - a))`` with ``[a, b]`` the edge's
+y-range measured from ``t`` and ``P, Q = max(a, 0), max(b, 0)``. The x-clipping of an edge to
+a column is shared by all the row boundaries of that column, and everything is evaluated for
+many (pixel, column, boundary) triples at once in numpy, in preallocated work arrays (fresh
+multi-megabyte temporaries would cost more in page faults than the arithmetic).
+
+The result is exact (to rounding) for any simple polygon, convex or not, and the overlaps of a
+pixel sum to its shoelace area, which is what makes the gridding mass-conserving. A clockwise
+pixel gets negative integrals; the sign of its own area fixes it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -25,48 +32,22 @@ __all__ = ["iter_overlaps"]
 
 #: pairs below this overlap (in cell areas) are not counted as "the pixel touches the cell"
 TOUCH = 1e-9
+_NEXT = [1, 2, 3, 0]
 
 
-def _column_terms(
-    x: np.ndarray, y: np.ndarray, col: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each (pixel, column) pair and each of the 4 edges: the edge clipped to the column as
-    its y-range ``[a, b]`` (a <= b) and its signed x-length ``dx``. ``x``/``y``: edge-major
-    ``(4, c)``; so are the results."""
-    xa, ya = x, y
-    xb, yb = np.roll(x, -1, axis=0), np.roll(y, -1, axis=0)
-    left = col.astype(np.float64)
-    right = left + 1.0
-    lo = np.minimum(np.maximum(np.minimum(xa, xb), left), right)
-    hi = np.minimum(np.maximum(np.maximum(xa, xb), left), right)
-    run = xb - xa
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (yb - ya) / run
-    slope[run == 0.0] = 0.0
-    y_lo = ya + (lo - xa) * slope
-    y_hi = ya + (hi - xa) * slope
-    dx = hi - lo
-    np.negative(dx, out=dx, where=run < 0.0)  # signed: the edge's direction along x
-    return np.minimum(y_lo, y_hi), np.maximum(y_lo, y_hi), dx
+class _Work:
+    """Named work arrays, reused from chunk to chunk (grown when a chunk needs more)."""
 
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
 
-def _edge_areas(a: np.ndarray, b: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    """``-dx * mean(clamp(t, 0, 1))`` for t uniform on [a, b] (a <= b), summed over the 4 edges
-    (axis 0). The mean is the integral over [a, b] divided by ``b - a`` computed from the same
-    rounded ``a`` and ``b``, which keeps nearly horizontal edges exact; a horizontal edge
-    (``a == b``) takes ``clamp(a, 0, 1)``."""
-    p = np.minimum(np.maximum(a, 0.0), 1.0)
-    q = np.minimum(np.maximum(b, 0.0), 1.0)
-    integral = (q - p) * (p + q)
-    integral *= 0.5
-    integral += np.maximum(b - np.maximum(a, 1.0), 0.0)  # the part above the cell: g = 1
-    d = b - a
-    flat = d == 0.0
-    d[flat] = 1.0
-    integral[flat] = p[flat]
-    integral /= d
-    integral *= dx
-    return -(integral[0] + integral[1] + integral[2] + integral[3])
+    def __call__(self, name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+        n = math.prod(shape)
+        buf = self._bufs.get(name)
+        if buf is None or buf.size < n:
+            buf = np.empty(max(n, 1 << 14), dtype=dtype)
+            self._bufs[name] = buf
+        return buf[:n].reshape(shape)
 
 
 def _spans(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +64,64 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - starts[owner]
 
 
+def _column_terms(
+    w: _Work, edges: tuple[np.ndarray, ...], pix: np.ndarray, col: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each (pixel, column) pair and each of the 4 edges ``a -> b``: the edge clipped to the
+    column as its y-range ``[lo, hi]`` measured from the row ``base``, and ``-dx / 2`` (dx: its
+    signed x-length in the column). All edge-major ``(4, c)``."""
+    shape = (4, pix.size)
+    xa, ya, xb, slope = (np.take(e, pix, axis=1, out=w(f"e{k}", shape))
+                             for k, e in enumerate(edges))
+    left = col.astype(np.float64)
+    x_lo = np.minimum(xa, xb, out=w("x_lo", shape))
+    np.clip(x_lo, left, left + 1.0, out=x_lo)
+    x_hi = np.maximum(xa, xb, out=w("x_hi", shape))
+    np.clip(x_hi, left, left + 1.0, out=x_hi)
+    ya -= base  # small numbers from here on: little rounding
+    half_dx = np.subtract(x_lo, x_hi, out=w("half_dx", shape))  # -(x_hi - x_lo)
+    half_dx *= 0.5
+    np.negative(half_dx, out=half_dx, where=xb < xa)  # signed: the edge's direction along x
+    x_lo -= xa
+    x_lo *= slope
+    x_lo += ya  # y at x_lo
+    x_hi -= xa
+    x_hi *= slope
+    x_hi += ya  # y at x_hi
+    lo = np.minimum(x_lo, x_hi, out=xa)
+    hi = np.maximum(x_lo, x_hi, out=xb)
+    return lo, hi, half_dx
+
+
+def _areas_above(w: _Work, lo: np.ndarray, hi: np.ndarray, half_dx: np.ndarray,
+                 rows: int) -> np.ndarray:
+    """``H`` at the row boundaries ``t = 0 .. rows`` (measured from each pixel's first row):
+    ``(rows + 1, c)``."""
+    shape = (4, rows + 1, lo.shape[1])
+    t = np.arange(rows + 1, dtype=np.float64)[:, None]
+    a = np.subtract(lo[:, None, :], t, out=w("a", shape))
+    b = np.subtract(hi[:, None, :], t, out=w("b", shape))
+    d = np.subtract(b, a, out=w("d", shape))
+    flat = np.less_equal(d, 0.0, out=w("flat", shape, bool))
+    np.maximum(d, 1e-300, out=d)
+    np.maximum(a, 0.0, out=a)  # P
+    np.maximum(b, 0.0, out=b)  # Q
+    num = np.subtract(b, a, out=w("num", shape))
+    b += a
+    num *= b
+    num /= d  # (Q² - P²) / (b - a); 0 for a horizontal edge, which takes 2P instead
+    a += a
+    a *= flat
+    num += a
+    num *= half_dx[:, None, :]
+    h = np.add(num[0], num[1], out=w("h", shape[1:]))
+    h += num[2]
+    h += num[3]
+    return h
+
+
 def iter_overlaps(
-    x: np.ndarray, y: np.ndarray, nx: int, ny: int, *, max_pairs: int = 1 << 16
+    x: np.ndarray, y: np.ndarray, nx: int, ny: int, *, max_pairs: int = 1 << 15
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Overlaps of quadrilaterals ``(x, y)`` (each ``(m, 4)``, cell units) with the ``ny x nx``
     grid, in chunks of about ``max_pairs`` (pixel, cell) pairs.
@@ -93,35 +130,41 @@ def iter_overlaps(
     the south, overlap in cell areas (> 0; pairs that only touch are dropped). Parts of a pixel
     outside the grid are not yielded.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    c0, nc = _spans(x.min(axis=1), x.max(axis=1), nx)
-    r0, nr = _spans(y.min(axis=1), y.max(axis=1), ny)
+    xa = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)  # edge-major: (4, m)
+    ya = np.ascontiguousarray(np.asarray(y, dtype=np.float64).T)
+    xb, yb = xa[_NEXT], ya[_NEXT]
+    run = xb - xa
+    slope = np.divide(yb - ya, run, out=np.zeros_like(run), where=run != 0.0)
+    edges = (xa, ya, xb, slope)  # per pixel and edge a -> b: what the clipping needs
+    c0, nc = _spans(np.minimum(np.minimum(xa[0], xa[1]), np.minimum(xa[2], xa[3])),
+                    np.maximum(np.maximum(xa[0], xa[1]), np.maximum(xa[2], xa[3])), nx)
+    r0, nr = _spans(np.minimum(np.minimum(ya[0], ya[1]), np.minimum(ya[2], ya[3])),
+                    np.maximum(np.maximum(ya[0], ya[1]), np.maximum(ya[2], ya[3])), ny)
     nc = np.where(nr > 0, nc, 0)
     pairs = nc * nr
-    sign = np.sign(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
-    xt, yt = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)  # edge-major: (4, m)
+    cross = xa * yb - xb * ya
+    sign = np.sign(cross[0] + cross[1] + cross[2] + cross[3])
     ends = np.cumsum(pairs)
+    work = _Work()
     start = 0
-    while start < x.shape[0]:
+    while start < xa.shape[1]:
         done = ends[start - 1] if start else 0
         stop = int(np.searchsorted(ends, done + max_pairs, side="right"))
         stop = max(stop, start + 1)  # one pixel at least, however many cells it covers
         sel = np.arange(start, stop)
         start = stop
         sel = sel[pairs[sel] > 0]
-        if sel.size == 0:
-            continue
-        # (pixel, column) pairs: the x-clipping of every edge, shared by the column's rows
-        cp, k = _expand(nc[sel])
-        pix = sel[cp]
-        col = c0[pix] + k
-        a, b, dx = _column_terms(xt[:, pix], yt[:, pix], col)
-        # (pixel, column, row) pairs
-        rc, k = _expand(nr[pix])
-        row = r0[pix[rc]] + k
-        rowf = row.astype(np.float64)
-        area = _edge_areas(a[:, rc] - rowf, b[:, rc] - rowf, dx[:, rc])
-        area *= sign[pix[rc]]
-        keep = area > TOUCH
-        yield pix[rc][keep], col[rc][keep], row[keep], area[keep]
+        # pixels grouped by their number of rows: each group broadcasts over its rows
+        for rows in np.unique(nr[sel]):
+            group = sel[nr[sel] == rows]
+            owner, k = _expand(nc[group])  # (pixel, column) pairs
+            pix = group[owner]
+            col = c0[pix] + k
+            first = r0[pix]
+            lo, hi, half_dx = _column_terms(work, edges, pix, col, first.astype(np.float64))
+            h = _areas_above(work, lo, hi, half_dx, int(rows))
+            area = h[:-1] - h[1:]  # (rows, c): H(bottom) - H(top) of each cell
+            area *= sign[pix]
+            keep = area > TOUCH
+            kr, kc = np.nonzero(keep)
+            yield pix[kc], col[kc], first[kc] + kr, area[keep]

@@ -258,10 +258,20 @@ def grid_orbit(
         cell = (grid.ny - 1 - row) * grid.nx + col  # north-up
         w = area * f[p]
         wv = w * v[p]
-        sums[0] += np.bincount(cell, wv, minlength=n)
-        sums[1] += np.bincount(cell, w, minlength=n)
-        sums[2] += np.bincount(cell, wv * v[p], minlength=n)
-        count += np.bincount(cell, minlength=n)
+        # a chunk is a run of neighbouring pixels: sum over the span of cells it touches, or,
+        # when that span is much longer than the chunk (a scanline across a large grid), over
+        # the distinct cells it touches
+        lo, hi = int(cell.min()), int(cell.max()) + 1
+        if hi - lo <= 8 * cell.size:
+            at: slice | np.ndarray = slice(lo, hi)
+            idx, size = cell - lo, hi - lo
+        else:
+            at, idx = np.unique(cell, return_inverse=True)
+            size = at.size
+        sums[0][at] += np.bincount(idx, wv, minlength=size)
+        sums[1][at] += np.bincount(idx, w, minlength=size)
+        sums[2][at] += np.bincount(idx, wv * v[p], minlength=size)
+        count[at] += np.bincount(idx, minlength=size)
     shape = grid.shape
     return replace(acc, weighted_sum=sums[0].reshape(shape), weight=sums[1].reshape(shape),
                    weighted_sq=sums[2].reshape(shape), count=count.reshape(shape))
