@@ -12,18 +12,9 @@ import pandas as pd
 import pytest
 
 from rs.errors import AssetReadError, SpecError
-from rs.stations.calibrate import (
-    TRUSTED_TYPES,
-    Features,
-    add_covariates,
-    cross_validate,
-    fit_model,
-    load_model,
-    model_card,
-    predict,
-    save_model,
-)
+from rs.stations.calibrate import Features, add_covariates, cross_validate, fit_model, predict
 from rs.stations.matchup import MatchupParams, match
+from rs.stations.modelcard import TRUSTED_TYPES, load_model, model_card, save_model
 from rs.testing.stations import SyntheticNetwork, synthetic_network
 
 SAT_ONLY = Features(numeric=("sat_value",), categorical=())

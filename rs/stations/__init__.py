@@ -11,7 +11,8 @@ validate, plot, report and calibrate.
 ``stats``           validation statistics with bootstrap intervals (pure)
 ``plots``           scatter, time-series and map PNGs (pure: returns bytes)
 ``report``          the self-contained HTML report (renders pure; writes atomically)
-``calibrate``       scikit-learn surface models, GroupKFold by station, skops + model card
+``calibrate``       scikit-learn surface models, GroupKFold by station
+``modelcard``       skops model files with their model card
 ==================  ========================================================================
 
 Names are imported on first use, so ``import rs.stations`` stays light (no matplotlib or
@@ -51,8 +52,10 @@ _LAZY = {
     "write_report": "rs.stations.report",
     "cross_validate": "rs.stations.calibrate",
     "fit_model": "rs.stations.calibrate",
-    "save_model": "rs.stations.calibrate",
-    "load_model": "rs.stations.calibrate",
+    "predict": "rs.stations.calibrate",
+    "model_card": "rs.stations.modelcard",
+    "save_model": "rs.stations.modelcard",
+    "load_model": "rs.stations.modelcard",
 }
 
 __all__ = [
@@ -69,7 +72,9 @@ __all__ = [
     "load_model",
     "map_png",
     "match",
+    "model_card",
     "normalize_unit",
+    "predict",
     "read_cnemc",
     "read_cnemc_stations",
     "read_observations",
@@ -88,10 +93,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from rs.stations.calibrate import cross_validate, fit_model, load_model, save_model
+    from rs.stations.calibrate import cross_validate, fit_model, predict
     from rs.stations.cnemc import read_cnemc, read_cnemc_stations
     from rs.stations.generic import read_observations, read_stations
     from rs.stations.matchup import MatchupParams, Matchups, Raster, match, to_geodataframe
+    from rs.stations.modelcard import load_model, model_card, save_model
     from rs.stations.openaq import read_openaq
     from rs.stations.plots import map_png, scatter_png, timeseries_png
     from rs.stations.report import render_report, write_report

@@ -17,52 +17,36 @@ station is ever in the training and the test part of a fold (checked, not assume
 scores say how well the model estimates the surface value at a place without a station. Rows
 used: the matchup's ``usable`` rows with a finite target and satellite value.
 
-:func:`save_model` writes ``<stem>.skops`` (skops, never pickle), ``<stem>.card.json`` and
-``<stem>.card.md`` (training data, features, metrics, versions, the file's SHA-256);
-:func:`load_model` checks the checksum against the card and loads with the trusted types listed
-explicitly (:data:`TRUSTED_TYPES`): a file holding any other type is refused.
+Saving a fitted model with its card (skops, never pickle) is :mod:`rs.stations.modelcard`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from rs.errors import AssetReadError, SpecError
+from rs.errors import SpecError
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 __all__ = [
-    "TRUSTED_TYPES",
     "CVResult",
     "Features",
     "add_covariates",
     "cross_validate",
     "fit_model",
-    "load_model",
     "make_model",
-    "model_card",
     "predict",
-    "save_model",
+    "training_rows",
 ]
 
 Kind = Literal["linear", "gbm"]
 
-#: the only types (beyond skops' defaults) a saved model may hold: those of the two kinds here
-TRUSTED_TYPES: tuple[str, ...] = (
-    "functools.partial",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils.validation.check_array",
-)
 _SEASONS = {12: "DJF", 1: "DJF", 2: "DJF", 3: "MAM", 4: "MAM", 5: "MAM", 6: "JJA", 7: "JJA",
             8: "JJA", 9: "SON", 10: "SON", 11: "SON"}
 
@@ -151,7 +135,9 @@ def make_model(kind: Kind, features: Features, *, seed: int = 0) -> Pipeline:
     raise SpecError(f"unknown model kind {kind!r}: use 'linear' or 'gbm'")
 
 
-def _training_rows(table: pd.DataFrame, features: Features, target: str) -> pd.DataFrame:
+def training_rows(table: pd.DataFrame, features: Features, target: str) -> pd.DataFrame:
+    """The rows a model learns from: usable, with a finite target and numeric features;
+    categorical features as text."""
     df = table
     if "usable" in df.columns:
         df = df[df["usable"].astype(bool)]
@@ -188,7 +174,7 @@ def cross_validate(
     from sklearn.model_selection import GroupKFold
 
     feats = features or Features()
-    df = _training_rows(table, feats, target)
+    df = training_rows(table, feats, target)
     groups = df["station_id"].astype("str").to_numpy()
     n_groups = len(np.unique(groups))
     if n_splits < 2 or n_groups < n_splits:
@@ -237,7 +223,7 @@ def fit_model(
     from threadpoolctl import threadpool_limits
 
     feats = features or Features()
-    df = _training_rows(table, feats, target)
+    df = training_rows(table, feats, target)
     with threadpool_limits(limits=n_threads, user_api="openmp"):
         return make_model(kind, feats, seed=seed).fit(df[feats.columns],
                                                       df[target].to_numpy("float64"))
@@ -270,183 +256,9 @@ def predict(
     return out
 
 
-def model_card(
-    model: Pipeline,
-    *,
-    kind: Kind,
-    table: pd.DataFrame,
-    features: Features | None = None,
-    target: str = "ground_value",
-    cv: CVResult | None = None,
-    name: str = "surface-no2",
-    description: str = "",
-    created: str | None = None,
-) -> dict[str, Any]:
-    """The model card (a JSON-able dict): what the model is, what it was trained on, how well
-    it did in cross-validation, with which versions. ``created``: an ISO time (the caller's
-    clock; left out when None)."""
-    import sklearn
-
-    import rs
-
-    feats = features or Features()
-    df = _training_rows(table, feats, target)
-    first = table.iloc[0] if len(table) else {}
-    params = {k: _plain(first[k]) for k in ("method", "window", "radius_m", "qa_min",
-                                            "min_valid_share", "ground", "overpass_time",
-                                            "half_window_min", "min_ground_obs")
-              if k in table.columns and len(table)}
-    card: dict[str, Any] = {
-        "name": name,
-        "description": description or (
-            f"{kind} model of the surface {_plain(first.get('ground_variable', target))} from "
-            "a satellite product and covariates, cross-validated by station"),
-        "model": {"kind": kind, "steps": [type(s).__name__ for _, s in model.steps]},
-        "target": {"column": target, "variable": _plain(first.get("ground_variable")),
-                   "unit": _plain(first.get("ground_unit"))},
-        "features": {"numeric": list(feats.numeric), "categorical": list(feats.categorical)},
-        "training_data": {
-            "rows": len(df), "stations": int(df["station_id"].nunique()),
-            "time_start": str(pd.Timestamp(df["time"].min())),
-            "time_end": str(pd.Timestamp(df["time"].max())),
-            "satellite": {"variable": _plain(first.get("sat_variable")),
-                          "unit": _plain(first.get("sat_unit"))},
-            "matchup_parameters": params,
-        },
-        "versions": {"rs": rs.__version__, "scikit-learn": sklearn.__version__,
-                     "numpy": np.__version__, "python": platform.python_version()},
-    }
-    if kind == "linear":
-        lin = model.named_steps["model"]
-        names = list(model.named_steps["prep"].get_feature_names_out())
-        card["coefficients"] = {"intercept": float(lin.intercept_),
-                                **{n: float(c) for n, c in zip(names, lin.coef_, strict=True)}}
-    if cv is not None:
-        m = cv.metrics[cv.metrics["model"] == kind]
-        card["cross_validation"] = {
-            "splitter": "GroupKFold (shuffled)", "groups": "station_id",
-            "n_splits": cv.n_splits, "seed": cv.seed,
-            "pooled": cv.pooled(kind),
-            "folds": [{k: _plain(v) for k, v in r.items() if k != "model"}
-                      for r in m[m["fold"] != "pooled"].to_dict("records")],
-        }
-    if created is not None:
-        card["created"] = created
-    return card
-
-
-def save_model(model: Pipeline, path: Path | str, card: dict[str, Any]) -> list[Path]:
-    """Write ``<stem>.skops``, ``<stem>.card.json`` and ``<stem>.card.md`` (atomically);
-    the card gets the model file's SHA-256, skops version and trusted types."""
-    import skops
-    import skops.io as sio
-
-    from rs.export._atomic import atomic_path
-
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix == ".skops" else path
-    target = stem.with_suffix(".skops")
-    data = sio.dumps(model)
-    found = sorted(sio.get_untrusted_types(data=data))
-    extra = [t for t in found if t not in TRUSTED_TYPES]
-    if extra:
-        raise SpecError(f"the model holds types rs does not trust: {', '.join(extra)}")
-    card = {**card, "file": {"name": target.name, "sha256": hashlib.sha256(data).hexdigest(),
-                             "format": "skops"},
-            "trusted_types": found}
-    card["versions"] = {**card.get("versions", {}), "skops": skops.__version__}
-    out = []
-    for p, content in ((target, data),
-                       (stem.with_suffix(".card.json"),
-                        json.dumps(card, indent=2, ensure_ascii=False).encode()),
-                       (stem.with_suffix(".card.md"), card_markdown(card).encode())):
-        with atomic_path(p) as tmp:
-            tmp.write_bytes(content)
-        out.append(p)
-    return out
-
-
-def load_model(
-    path: Path | str, *, trusted: Sequence[str] = TRUSTED_TYPES
-) -> tuple[Pipeline, dict[str, Any]]:
-    """Load ``<stem>.skops`` and its card: the file must match the card's SHA-256 and hold no
-    type outside skops' defaults and ``trusted``."""
-    import skops.io as sio
-
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix == ".skops" else path
-    target, card_path = stem.with_suffix(".skops"), stem.with_suffix(".card.json")
-    try:
-        data = target.read_bytes()
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise AssetReadError(f"cannot read model {target} or its card {card_path}: {e}") from e
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != card.get("file", {}).get("sha256"):
-        raise AssetReadError(f"{target} does not match its card {card_path.name} (SHA-256 "
-                             f"{digest[:12]}...): the file changed after it was saved")
-    found = sio.get_untrusted_types(data=data)
-    refused = sorted(set(found) - set(trusted))
-    if refused:
-        raise AssetReadError(f"{target} holds types that are not trusted: {', '.join(refused)}"
-                             " (refused; pass trusted=... only after reviewing them)")
-    return sio.loads(data, trusted=list(found)), card
-
-
-def card_markdown(card: dict[str, Any]) -> str:
-    """The card as a short Markdown document."""
-    td = card.get("training_data", {})
-    lines = [f"# Model card: {card.get('name', '')}", "", card.get("description", ""), "",
-             "## Model", "", f"- kind: `{card['model']['kind']}` "
-             f"({' -> '.join(card['model']['steps'])})",
-             f"- target: `{card['target']['column']}` ({card['target'].get('variable')}, "
-             f"{card['target'].get('unit')})",
-             f"- numeric features: {', '.join(card['features']['numeric']) or '-'}",
-             f"- categorical features: {', '.join(card['features']['categorical']) or '-'}", "",
-             "## Training data", "",
-             f"- {td.get('rows')} matchups at {td.get('stations')} stations, "
-             f"{td.get('time_start')} .. {td.get('time_end')}",
-             f"- satellite: {td.get('satellite')}",
-             f"- matchup parameters: {td.get('matchup_parameters')}", ""]
-    cv = card.get("cross_validation")
-    if cv:
-        p = cv["pooled"]
-        lines += ["## Cross-validation", "",
-                  f"{cv['splitter']} by {cv['groups']}, {cv['n_splits']} folds, seed "
-                  f"{cv['seed']}; no station in both parts of a fold.", "",
-                  "| | n | R² | RMSE | MAE | bias |", "|---|---|---|---|---|---|",
-                  f"| pooled | {int(p['n_test'])} | {p['r2']:.4f} | {p['rmse']:.4g} | "
-                  f"{p['mae']:.4g} | {p['bias']:.4g} |"]
-        lines += [f"| fold {f['fold']} | {f['n_test']} | {f['r2']:.4f} | {f['rmse']:.4g} | "
-                  f"{f['mae']:.4g} | {f['bias']:.4g} |" for f in cv["folds"]]
-        lines.append("")
-    if "coefficients" in card:
-        lines += ["## Coefficients", "", *(f"- {k}: {v:.6g}" for k, v in
-                                           card["coefficients"].items()), ""]
-    lines += ["## Versions", "", *(f"- {k}: {v}" for k, v in card.get("versions", {}).items())]
-    if "file" in card:
-        lines += ["", "## File", "", f"- {card['file']['name']} (skops), SHA-256 "
-                  f"`{card['file']['sha256']}`",
-                  f"- trusted types: {', '.join(card.get('trusted_types', [])) or '-'}"]
-    if "created" in card:
-        lines += [f"- created: {card['created']}"]
-    return "\n".join(lines) + "\n"
-
-
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     d = p - y
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     return {"r2": 1 - float(np.sum(d * d)) / ss_tot if ss_tot > 0 else np.nan,
             "rmse": float(np.sqrt(np.mean(d * d))), "mae": float(np.mean(np.abs(d))),
             "bias": float(np.mean(d))}
-
-
-def _plain(v: Any) -> Any:
-    """A JSON-able scalar."""
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, pd.Timestamp):
-        return str(v)
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
