@@ -237,3 +237,32 @@ def test_every_value_of_a_wide_file_lands_once(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         got.reindex(index=want.index, columns=codes), want, check_names=False, check_freq=False
     )
+
+
+@pytest.mark.realdata
+@needs_real
+def test_real_network_matched_at_the_overpass_in_local_solar_time(real) -> None:  # type: ignore[no-untyped-def]
+    """The real network against a flat raster over China on 2019-01-02: the ground value is the
+    mean of the hours within 13:30 ± 1 h mean local solar time, checked by hand in the raw
+    file for Beijing (1001A, 116.366 E) and Urumqi (1490A, 87.580 E)."""
+    from affine import Affine
+
+    from rs.stations.matchup import MatchupParams, Raster, match
+
+    raster = Raster(np.ones((160, 280)), Affine(0.25, 0, 70, 0, -0.25, 55), "EPSG:4326",
+                    pd.Timestamp("2019-01-02T05:30Z"))
+    m = match(raster, real.stations, real.observations, MatchupParams(variable="no2"))
+    t = m.table.set_index("station_id")
+    # 1001A: 13:30 solar = 05:44:32 UTC; the window holds 05:00 and 06:00 UTC, i.e. 13:00 and
+    # 14:00 Beijing time: "20190102,13,NO2,49" and "20190102,14,NO2,60"
+    assert (t.loc["1001A", "ground_n"], t.loc["1001A", "ground_value"]) == (2, 54.5)
+    assert t.loc["1001A", "ground_start"] == pd.Timestamp("2019-01-02T04:44:32Z")
+    # 1490A: 13:30 solar = 07:39:41 UTC: 07:00 and 08:00 UTC = 15:00 and 16:00 Beijing: 81, 88
+    assert (t.loc["1490A", "ground_n"], t.loc["1490A", "ground_value"]) == (2, 84.5)
+    # every located station with NO2 is matched or reported; none is lost
+    no2 = set(real.observations.loc[real.observations["variable"] == "no2", "station_id"])
+    located = set(real.stations["station_id"])
+    assert set(t.index) == located & no2
+    assert len(t) > 1400 and t["usable"].sum() > 1300
+    assert set(m.report.loc[m.report["problem"] == "no observations", "station_id"]) == \
+        located - no2
