@@ -4,6 +4,8 @@ network give back the known pixels and overpass means, the known linear relation
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -78,3 +80,31 @@ def test_a_wrong_clock_or_window_is_seen(net: SyntheticNetwork) -> None:
     d = stats_table(_matched(net, ground="daily"), reference="sat_value",
                     estimate="ground_value").iloc[0]
     assert abs(d["ols_slope"] / c.slope - 1) < 0.02 and d["ols_intercept"] > c.intercept + 15
+
+
+def test_written_files_read_back_give_the_same_matchups(net: SyntheticNetwork,
+                                                        tmp_path: Path) -> None:
+    """The files a pipeline would read (COGs, stations and observations CSV) through the
+    generic adapter: the same matchups as in memory (the COGs are float32)."""
+    import rasterio
+
+    from rs.stations.generic import read_observations
+    from rs.stations.matchup import Raster
+    from rs.testing.stations import write_network
+
+    files = write_network(net, tmp_path)
+    data = read_observations(tmp_path / "observations.csv", stations=tmp_path / "stations.csv")
+    assert data.issues.empty and len(data.stations) == len(net.stations)
+    rasters = []
+    for p, q in zip(files["rasters"], files["qa"], strict=True):
+        with rasterio.open(p) as src, rasterio.open(q) as qsrc:
+            day = pd.Timestamp(p.stem.split("_")[-1], tz="UTC") + pd.Timedelta(hours=5.5)
+            rasters.append(Raster(src.read(1), src.transform, src.crs.to_string(), day,
+                                  qa=qsrc.read(1)))
+    params = MatchupParams(variable="no2", qa_min=0.5)
+    got = match(rasters, data.stations, data.observations, params).table
+    want = match(net.rasters, net.stations, net.observations, params).table
+    assert got["usable"].tolist() == want["usable"].tolist()
+    np.testing.assert_allclose(got["sat_value"], want["sat_value"], rtol=1e-6)
+    np.testing.assert_allclose(got["ground_value"], want["ground_value"], rtol=1e-12)
+    assert got["station_type"].tolist() == want["station_type"].tolist()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ from rs.stations.matchup import Raster
 from rs.testing._noise import rng_for, smooth_noise
 
 __all__ = ["CITIES", "StationsConfig", "SyntheticNetwork", "synthetic_network",
-           "synthetic_product"]
+           "synthetic_product", "write_network"]
 
 #: (name, lon, lat, plume peak in mol/m², plume sigma in degrees)
 CITIES: tuple[tuple[str, float, float, float, float], ...] = (
@@ -191,6 +192,35 @@ def synthetic_network(config: StationsConfig | None = None) -> SyntheticNetwork:
     truth = truth.sort_values(["station_id", "time"], kind="stable")
     return SyntheticNetwork(c, rasters, stations, obs.reset_index(drop=True),
                             truth.reset_index(drop=True))
+
+
+def write_network(net: SyntheticNetwork, folder: Path | str) -> dict[str, list[Path]]:
+    """Write the network as files a pipeline reads: per date ``no2_column_YYYYMMDD.tif`` and
+    ``qa_value_YYYYMMDD.tif`` (float32 COGs, EPSG:4326, NaN = no data), ``stations.csv``
+    (station_id, name, lon, lat and the attributes), ``observations.csv`` (long: station_id,
+    time in ISO 8601 UTC with ``Z``, variable, value, unit) and ``truth.csv``."""
+    from rs.testing._cog import write_cog
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[Path]] = {"rasters": [], "qa": []}
+    for r in net.rasters:
+        day = r.time.strftime("%Y%m%d")
+        p = folder / f"no2_column_{day}.tif"
+        write_cog(p, r.data.astype("float32"), r.transform, r.crs, nodata=float("nan"))
+        out["rasters"].append(p)
+        if r.qa is not None:
+            q = folder / f"qa_value_{day}.tif"
+            write_cog(q, r.qa.astype("float32"), r.transform, r.crs, nodata=None)
+            out["qa"].append(q)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    net.stations.to_csv(folder / "stations.csv", index=False)
+    obs = net.observations.assign(time=net.observations["time"].dt.strftime(iso))
+    obs.to_csv(folder / "observations.csv", index=False)
+    net.truth.assign(time=net.truth["time"].dt.strftime(iso)).to_csv(folder / "truth.csv",
+                                                                      index=False)
+    out["tables"] = [folder / n for n in ("stations.csv", "observations.csv", "truth.csv")]
+    return out
 
 
 def _centres(c: StationsConfig) -> tuple[np.ndarray, np.ndarray]:
