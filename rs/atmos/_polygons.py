@@ -48,8 +48,33 @@ def signed_areas(lon_b: np.ndarray, lat_b: np.ndarray) -> np.ndarray:
     return 0.5 * (cross[:, 0] + cross[:, 1] + cross[:, 2] + cross[:, 3])
 
 
+def _block_checks(
+    lon_b: np.ndarray, lat_b: np.ndarray, max_extent_km: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bad regardless of orientation, signed area, convex counter-clockwise, convex clockwise)."""
+    lon = unwrap_lon(lon_b)
+    lat = np.asarray(lat_b, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = np.isnan(lon).any(axis=1) | np.isnan(lat).any(axis=1)
+        lat_lo, lat_hi = _lowest(lat), _highest(lat)
+        bad |= (lat_lo < -90.0) | (lat_hi > 90.0)
+        span = _highest(lon) - _lowest(lon)
+        bad |= span >= 180.0
+        cos_lat = np.cos(np.radians(np.clip(0.5 * (lat_lo + lat_hi), -90.0, 90.0)))
+        extent = np.maximum(span * KM_PER_DEG_LON * cos_lat, (lat_hi - lat_lo) * KM_PER_DEG_LAT)
+        bad |= ~(extent <= max_extent_km)
+        x, y = lon - lon[:, :1], lat - lat[:, :1]
+        ex, ey = x[:, _NEXT] - x, y[:, _NEXT] - y
+        turns = ex * ey[:, _NEXT] - ey * ex[:, _NEXT]
+        ccw = (turns[:, 0] > 0.0) & (turns[:, 1] > 0.0) & (turns[:, 2] > 0.0) & (turns[:, 3] > 0.0)
+        cw = (turns[:, 0] < 0.0) & (turns[:, 1] < 0.0) & (turns[:, 2] < 0.0) & (turns[:, 3] < 0.0)
+        area = signed_areas(lon, lat)
+    return bad, area, ccw, cw
+
+
 def corner_problems(
-    lon_b: np.ndarray, lat_b: np.ndarray, *, max_extent_km: float = 150.0
+    lon_b: np.ndarray, lat_b: np.ndarray, *, max_extent_km: float = 150.0,
+    block: int = 1 << 16,
 ) -> np.ndarray:
     """True where a pixel's corners cannot be weighted (the HARP issue #252 failure: such
     pixels get huge areas and dominate a cell):
@@ -62,26 +87,19 @@ def corner_problems(
       collapsed corner;
     * it is larger than ``max_extent_km`` in longitude or latitude (a TROPOMI pixel is at most
       about 40 km; a corner from another scanline makes it hundreds).
+
+    Computed in blocks of ``block`` pixels (small temporaries for a 2-million-pixel orbit).
     """
-    lon = unwrap_lon(lon_b)
-    lat = np.asarray(lat_b, dtype=np.float64)
+    n = len(lon_b)
+    bad, area = np.zeros(n, dtype=bool), np.zeros(n)
+    ccw, cw = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for i in range(0, n, block):
+        part = slice(i, i + block)
+        bad[part], area[part], ccw[part], cw[part] = _block_checks(
+            lon_b[part], lat_b[part], max_extent_km)
+    ok_area = area[~bad]
+    clockwise = ok_area.size > 0 and float(np.median(ok_area)) < 0.0
+    convex = cw if clockwise else ccw
     with np.errstate(invalid="ignore"):
-        bad = np.isnan(lon).any(axis=1) | np.isnan(lat).any(axis=1)
-        lat_lo, lat_hi = _lowest(lat), _highest(lat)
-        bad |= (lat_lo < -90.0) | (lat_hi > 90.0)
-        span = _highest(lon) - _lowest(lon)
-        bad |= span >= 180.0
-        x, y = lon - lon[:, :1], lat - lat[:, :1]
-        ex, ey = x[:, _NEXT] - x, y[:, _NEXT] - y
-        turns = ex * ey[:, _NEXT] - ey * ex[:, _NEXT]
-        area = signed_areas(lon, lat)
-        ok_area = area[~bad]
-        orientation = 1.0 if ok_area.size == 0 or np.median(ok_area) >= 0 else -1.0
-        turns *= orientation
-        bad |= ~((turns[:, 0] > 0.0) & (turns[:, 1] > 0.0) & (turns[:, 2] > 0.0)
-                 & (turns[:, 3] > 0.0))
-        bad |= ~(area * orientation > 0.0)
-        cos_lat = np.cos(np.radians(np.clip(0.5 * (lat_lo + lat_hi), -90.0, 90.0)))
-        extent = np.maximum(span * KM_PER_DEG_LON * cos_lat, (lat_hi - lat_lo) * KM_PER_DEG_LAT)
-        bad |= ~(extent <= max_extent_km)
-    return np.asarray(bad, dtype=bool)
+        positive = (-area if clockwise else area) > 0.0
+    return bad | ~convex | ~positive
