@@ -29,9 +29,9 @@ file's band descriptions, a DataArray's band coordinate or ``band_names``, else 
 A polygon outside the raster, or over nodata/NaN pixels only, gives ``count`` 0 and NaN
 statistics (class areas 0), never an exception.
 
-Rasters: a file path (a COG written by rs, any GDAL raster), read by exactextract window by
-window through rasterio/GDAL (``RasterioRasterSource``: nodata, masks, scale/offset honoured),
-never whole; or an array with ``transform`` and ``crs``: numpy (y, x) / (band, y, x), or an
+Rasters (``rs.ecology._zonal_sources``): a file path (a COG written by rs, any GDAL raster),
+read window by window through rasterio/GDAL, never whole (nodata, mask bands and scale/offset
+honoured); or an array with ``transform`` and ``crs``: numpy (y, x) / (band, y, x), or an
 xarray DataArray in that order (transform and CRS from odc-geo when not given), of which a
 dask-backed one is computed only in the windows under the polygons.
 

@@ -1,0 +1,324 @@
+"""Zonal statistics benchmark (issue 6): ``python -m bench.zonal [--size 20000] [--polygons 5000]``.
+
+A float32 COG of ``size × size`` pixels (10 m, UTM; a smooth field plus noise, 1 % NaN,
+written block by block with rs's ``CogWriter``: 512-pixel tiles, deflate, overviews) and
+``polygons`` polygons in two layouts (``--layout``, default both): **tiling**, Voronoi cells of
+random points tiling the raster's extent grown by 2 % (counties: every pixel in one polygon,
+the outer cells partly outside), and **scattered**, star-shaped polygons of radius 5-50 pixels
+at random places (reserves, red-line patches). Statistics: count, mean, median, std, min, max
+and the 10th/25th/75th/90th percentiles.
+
+Variants, each in a fresh process (``bench.harness.run_measured``):
+
+- **rs on the COG**: :func:`rs.ecology.zonal.zonal_stats` on the file path (exactextract
+  reading windows through rasterio/GDAL, feature-sequential, polygons in Hilbert order);
+- **rs on the in-memory array**: the same on the whole raster read into numpy first;
+- **bare exactextract, in memory**: ``exact_extract`` with a ``NumPyRasterSource`` over the
+  whole array (no rs), the same operations, polygons in input order;
+- **rasterstats** (``zonal_stats`` on the COG, its default centre-of-pixel rule) on a random
+  subset of ``--rasterstats-polygons`` polygons, its time scaled by ``polygons / subset``;
+- **rs on a COG of half the side** (a quarter of the pixels, as many polygons): the memory
+  check (what rs adds should not grow with the raster).
+
+Times are the work alone as each child measures it (``time.perf_counter`` around the call:
+no interpreter start, imports or polygon reading; for the in-memory variants the reading of
+the array is timed separately and not included). Memory: the peak RSS of the child (psutil,
+sampled every 50 ms by the parent) and the child's RSS just before the call (after imports,
+polygons and, for in-memory variants, the array): their difference is what the computation
+itself added. ``GDAL_CACHEMAX`` is set for the children (``--gdal-cache-mb``).
+
+Prints markdown (and writes it to ``--out`` if given) for the lead to put into RESULTS.md;
+RESULTS.md is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from bench.harness import (
+    emit_result,
+    machine_facts,
+    markdown_table,
+    mib,
+    python_cmd,
+    run_measured,
+)
+
+HERE = Path(__file__).resolve().parent
+CRS = "EPSG:32650"
+PX = 10.0
+ORIGIN = (300_000.0, 3_400_000.0)  # top-left corner
+PERCENTILES = (10, 25, 75, 90)
+BLOCK = 512
+
+
+def _transform() -> Any:
+    from affine import Affine
+
+    return Affine(PX, 0, ORIGIN[0], 0, -PX, ORIGIN[1])
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+def make_cog(path: Path, size: int, seed: int = 0) -> None:
+    """A ``size × size`` float32 COG: smooth waves + noise, ~1 % NaN, written block by block."""
+    from rs.export.cog import CogWriter, GridSpec, RasterBand
+
+    rng = np.random.default_rng(seed)
+    grid = GridSpec(crs=CRS, transform=_transform(), shape=(size, size))
+    with CogWriter(path, grid, [RasterBand("ndvi")], dtype="float32", nodata=float("nan"),
+                   blocksize=BLOCK) as w:
+        for r in range(0, size, BLOCK):
+            h = min(BLOCK, size - r)
+            yy = (r + np.arange(h))[:, None] / size
+            for c in range(0, size, BLOCK):
+                wd = min(BLOCK, size - c)
+                xx = (c + np.arange(wd))[None, :] / size
+                v = (0.5 + 0.2 * np.sin(40 * xx) * np.cos(30 * yy)
+                     + rng.normal(0, 0.05, (h, wd))).astype(np.float32)
+                v[rng.random((h, wd)) < 0.01] = np.nan
+                w.write_block(r, c, v)
+
+
+def make_polygons(path: Path, size: int, n: int, layout: str, seed: int = 1) -> None:
+    """``n`` polygons: ``tiling``, Voronoi cells of random points tiling the raster's extent
+    grown by 2 % (counties); ``scattered``, star-shaped polygons of radius 5-50 pixels at
+    random places (reserves, red-line patches), 2 % of them partly or wholly outside."""
+    import geopandas as gpd
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    ext = size * PX
+    grow = 0.02 * ext
+    x0, y1 = ORIGIN
+    if layout == "tiling":
+        frame = shapely.box(x0 - grow, y1 - ext - grow, x0 + ext + grow, y1 + grow)
+        pts = shapely.multipoints(np.c_[rng.uniform(x0 - grow, x0 + ext + grow, n),
+                                        rng.uniform(y1 - ext - grow, y1 + grow, n)])
+        cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=frame))
+        geoms = shapely.intersection(cells, frame)
+    else:
+        cx = rng.uniform(x0 - grow, x0 + ext + grow, n)
+        cy = rng.uniform(y1 - ext - grow, y1 + grow, n)
+        k = 12
+        ang = (np.arange(k) + rng.uniform(0, 0.5, (n, k))) * 2 * np.pi / k
+        r = rng.uniform(5, 50, (n, 1)) * PX * rng.uniform(0.6, 1.0, (n, k))
+        geoms = shapely.polygons(np.stack([cx[:, None] + r * np.cos(ang),
+                                           cy[:, None] + r * np.sin(ang)], axis=-1))
+    gdf = gpd.GeoDataFrame({"zone_id": [f"z{i:05d}" for i in range(len(geoms))]},
+                           geometry=geoms, crs=CRS)
+    gdf = gdf.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # no spatial order
+    gdf.to_parquet(path)
+
+
+# --- children ------------------------------------------------------------------------------------
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _runner(variant: str, cog: Path, gdf: Any, subset: int,
+            result: dict[str, Any]) -> Callable[[Any], Any]:
+    """The call to time, taking the polygons; in-memory variants read the array first."""
+    import rasterio
+
+    if variant == "rs-cog":
+        from rs.ecology.zonal import zonal_stats
+
+        return lambda g: zonal_stats(cog, g, id_column="zone_id", percentiles=PERCENTILES)
+    if variant == "rasterstats":
+        import pandas as pd
+        from rasterstats import zonal_stats as rstats
+
+        stats = ["count", "mean", "median", "std", "min", "max",
+                 *(f"percentile_{q}" for q in PERCENTILES)]
+        return lambda g: pd.DataFrame(rstats(g, str(cog), stats=stats, nodata=float("nan")),
+                                      index=g["zone_id"])
+    t0 = time.perf_counter()
+    with rasterio.open(cog) as ds:
+        arr = ds.read(1)
+        transform, wkt = ds.transform, ds.crs.wkt
+    result["read_s"] = time.perf_counter() - t0
+    if variant == "rs-memory":
+        from rs.ecology.zonal import zonal_stats
+
+        return lambda g: zonal_stats(arr, g, id_column="zone_id", transform=transform, crs=wkt,
+                                     percentiles=PERCENTILES)
+    if variant == "exactextract-memory":
+        from exactextract import exact_extract
+        from exactextract.raster import NumPyRasterSource
+
+        h, w = arr.shape
+        src = NumPyRasterSource(arr, transform.c, transform.f + h * transform.e,
+                                transform.c + w * transform.a, transform.f, srs_wkt=wkt)
+        ops = ["count", "mean", "median", "stdev", "min", "max",
+               *(f"quantile(q={q / 100})" for q in PERCENTILES)]
+        return lambda g: exact_extract(src, g, ops, include_cols=["zone_id"],
+                                       output="pandas").set_index("zone_id")
+    raise SystemExit(f"unknown variant {variant!r}")
+
+
+def child(variant: str, cog: Path, polys: Path, subset: int) -> None:
+    import geopandas as gpd
+
+    gdf = gpd.read_parquet(polys)
+    if variant == "rasterstats":
+        gdf = gdf.sample(n=min(subset, len(gdf)), random_state=2)
+    result: dict[str, Any] = {"variant": variant, "polygons_timed": len(gdf)}
+    call = _runner(variant, cog, gdf, subset, result)
+    call(gdf.iloc[:2])  # warm-up: lazy imports, GDAL's first open
+    result["base_rss"] = _rss()
+    result["load_before"] = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    df = call(gdf)
+    result["work_s"] = time.perf_counter() - t0
+    result["load_after"] = os.getloadavg()[0]
+    means = df["mean"].to_numpy(dtype=float)
+    result.update(ids=[str(i) for i in df.index[:200]], means=[float(v) for v in means[:200]],
+                  pixels=float(np.nansum(df["count"].to_numpy(dtype=float))))
+    emit_result(result)
+
+
+# --- parent --------------------------------------------------------------------------------------
+
+
+def _inputs(work: Path, size: int, n_polygons: int, layout: str) -> tuple[Path, Path]:
+    work.mkdir(parents=True, exist_ok=True)
+    cog = work / f"zonal_{size}.tif"
+    polys = work / f"zonal_{size}_{n_polygons}_{layout}.parquet"
+    if not cog.exists():
+        print(f"[zonal] writing a {size:,}² COG to {cog}", file=sys.stderr)
+        t0 = time.perf_counter()
+        make_cog(cog, size)
+        print(f"[zonal] COG written in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if not polys.exists():
+        make_polygons(polys, size, n_polygons, layout)
+    return cog, polys
+
+
+def _measure(variant: str, cog: Path, polys: Path, subset: int, cache_mb: int) -> Any:
+    print(f"[zonal] {variant} on {cog.name}, {polys.name}", file=sys.stderr)
+    cmd = python_cmd("bench.zonal", "--child", variant, "--cog", str(cog), "--polys",
+                     str(polys), "--rasterstats-polygons", str(subset))
+    return run_measured(cmd, env={"GDAL_CACHEMAX": str(cache_mb)}, timeout=7200)
+
+
+def run(size: int, n_polygons: int, layout: str, subset: int, work: Path,
+        cache_mb: int) -> str:
+    cog, polys = _inputs(work, size, n_polygons, layout)
+    runs = {v: _measure(v, cog, polys, subset, cache_mb)
+            for v in ("rs-cog", "exactextract-memory", "rs-memory", "rasterstats")}
+    half_cog, half_polys = _inputs(work, size // 2, n_polygons, layout)
+    half = _measure("rs-cog", half_cog, half_polys, subset, cache_mb)
+
+    rs_cog, bare = runs["rs-cog"], runs["exactextract-memory"]
+    rs_mem, rstats = runs["rs-memory"], runs["rasterstats"]
+    n_timed = int(rstats.result["polygons_timed"])
+    rstats_s = rstats.work_s * n_polygons / n_timed
+    raw_bytes = size * size * 4
+
+    def added(m: Any) -> int:
+        return int(m.peak_rss - int(m.result["base_rss"]))
+
+    def row(name: str, m: Any, seconds: float, note: str = "") -> list[str]:
+        load = f"{m.result['load_before']:.1f} → {m.result['load_after']:.1f}"
+        return [name, f"{seconds:,.1f} s", f"{seconds / rs_cog.work_s:,.2f}", mib(m.peak_rss),
+                mib(added(m)), load, note]
+
+    rows = [
+        row("rs `zonal_stats` on the COG", rs_cog, rs_cog.work_s),
+        row("bare exactextract, in-memory array", bare, bare.work_s,
+            f"+ {bare.result['read_s']:.1f} s reading the array (not counted)"),
+        row("rs `zonal_stats`, in-memory array", rs_mem, rs_mem.work_s,
+            f"+ {rs_mem.result['read_s']:.1f} s reading the array (not counted)"),
+        row(f"rasterstats on the COG (scaled from {n_timed} polygons)", rstats, rstats_s,
+            f"{rstats.work_s:.1f} s for {n_timed}; memory for those"),
+        row(f"rs `zonal_stats` on a {size // 2:,}² COG (¼ of the pixels)", half, half.work_s,
+            "memory check: same polygon count"),
+    ]
+    by_id = dict(zip(rs_cog.result["ids"], rs_cog.result["means"], strict=True))
+    bare_by_id = dict(zip(bare.result["ids"], bare.result["means"], strict=True))
+    common = [i for i in by_id if i in bare_by_id]
+    d_bare = max((abs(by_id[i] - bare_by_id[i]) for i in common), default=float("nan"))
+    vs_rstats = rstats_s / rs_cog.work_s
+    vs_bare = rs_cog.work_s / bare.work_s
+    px = float(rs_cog.result["pixels"])
+    goals = (f"Goals: ≥ 10× faster than rasterstats: {'met' if vs_rstats >= 10 else 'NOT met'}"
+             f" ({vs_rstats:,.1f}×); ≤ 1.5× bare exactextract: "
+             f"{'met' if vs_bare <= 1.5 else 'NOT met'} ({vs_bare:.2f}×); memory bounded: rs "
+             f"on the COG added {mib(added(rs_cog))} for a {mib(raw_bytes)} raster and "
+             f"{mib(added(half))} for one of ¼ the size (GDAL_CACHEMAX {cache_mb} MB, "
+             f"max_cells_in_memory 2048²); the in-memory variants hold the whole array.")
+    what = ("Voronoi cells tiling the raster (edge ones partly outside)" if layout == "tiling"
+            else "star polygons of radius 5-50 px scattered over it (2 % partly or wholly "
+            "outside)")
+    return "\n\n".join([
+        f"### {n_polygons:,} polygons ({layout}) over a {size:,} × {size:,} raster",
+        f"float32 COG, {BLOCK}-pixel tiles, {mib(cog.stat().st_size)} on disk "
+        f"({mib(raw_bytes)} raw); {n_polygons:,} {what}, {px / n_polygons:,.0f} covered "
+        "pixels per polygon on average; count, mean, median, std, min, max, p10/25/75/90. "
+        "One run per variant, each in a fresh process, after a warm-up call on 2 polygons; "
+        "ratios from this run. Load average: the machine's 1-minute load before → after "
+        "the timed call (other work on this 2-core machine shows there).",
+        markdown_table(["variant", "time", "time / rs on COG", "peak RSS",
+                        "RSS added by the call", "load avg", "note"], rows),
+        goals,
+        f"Agreement: rs vs bare exactextract, max |Δ mean| over {len(common)} polygons = "
+        f"{d_bare:.1e} (the same coverage algorithm).",
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m bench.zonal",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=20_000, help="raster side in pixels")
+    parser.add_argument("--polygons", type=int, default=5_000)
+    parser.add_argument("--layout", choices=["tiling", "scattered", "both"], default="both",
+                        help="polygons tiling the raster, scattered small ones, or both")
+    parser.add_argument("--rasterstats-polygons", type=int, default=100,
+                        help="polygons rasterstats is timed on (scaled to all)")
+    parser.add_argument("--gdal-cache-mb", type=int, default=128, help="GDAL_CACHEMAX")
+    parser.add_argument("--work", type=Path, default=HERE / "_work", help="scratch folder "
+                        "(the COG and polygons are kept there and reused)")
+    parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--cog", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--polys", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.cog, args.polys, args.rasterstats_polygons)
+        return ""
+    cmd = "python -m bench.zonal " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    facts = machine_facts()
+    text = "\n\n".join([
+        "## Zonal statistics",
+        f"Written by `{cmd}` on {facts['date']}; {facts['cpu']}, {facts['cores']}, "
+        f"{facts['ram']}; {facts['libraries']}.",
+        *(run(args.size, args.polygons, layout, args.rasterstats_polygons, args.work,
+              args.gdal_cache_mb)
+          for layout in (["tiling", "scattered"] if args.layout == "both" else [args.layout])),
+    ]) + "\n"
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    return text
+
+
+if __name__ == "__main__":
+    main()
