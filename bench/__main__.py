@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench.planning import main as planning_main
 
         return planning_main(rest[1:])
+    if rest[:1] == ["rsei"]:  # benchmark 4: bench/rsei.py (its own RESULTS.md section)
+        from bench.rsei import main as rsei_main
+
+        return rsei_main(rest[1:])
     if rest[:1] == ["coast"]:  # benchmark 3: bench/coast.py (its own RESULTS.md section)
         from bench.coast import main as coast_main
 
