@@ -251,30 +251,19 @@ def grid_orbit(
         return acc
     v = value[keep][pix]
     f = factor[pix]
-    n = grid.nx * grid.ny
-    sums = [np.zeros(n), np.zeros(n), np.zeros(n)]
-    count = np.zeros(n, dtype=np.int64)
+    shape = grid.shape
+    sums = [np.zeros(shape), np.zeros(shape), np.zeros(shape)]
+    count = np.zeros(shape, dtype=np.int64)
+    flat = [a.reshape(-1) for a in sums]
     for p, col, row, area in iter_overlaps(x, y[pix], grid.nx, grid.ny, max_pairs=max_pairs):
         cell = (grid.ny - 1 - row) * grid.nx + col  # north-up
         w = area * f[p]
         wv = w * v[p]
-        # a chunk is a run of neighbouring pixels: sum over the span of cells it touches, or,
-        # when that span is much longer than the chunk (a scanline across a large grid), over
-        # the distinct cells it touches
-        lo, hi = int(cell.min()), int(cell.max()) + 1
-        if hi - lo <= 8 * cell.size:
-            at: slice | np.ndarray = slice(lo, hi)
-            idx, size = cell - lo, hi - lo
-        else:
-            at, idx = np.unique(cell, return_inverse=True)
-            size = at.size
-        sums[0][at] += np.bincount(idx, wv, minlength=size)
-        sums[1][at] += np.bincount(idx, w, minlength=size)
-        sums[2][at] += np.bincount(idx, wv * v[p], minlength=size)
-        count[at] += np.bincount(idx, minlength=size)
-    shape = grid.shape
-    return replace(acc, weighted_sum=sums[0].reshape(shape), weight=sums[1].reshape(shape),
-                   weighted_sq=sums[2].reshape(shape), count=count.reshape(shape))
+        np.add.at(flat[0], cell, wv)  # unbuffered: a cell may occur many times in a chunk
+        np.add.at(flat[1], cell, w)
+        np.add.at(flat[2], cell, wv * v[p])
+        np.add.at(count.reshape(-1), cell, 1)
+    return replace(acc, weighted_sum=sums[0], weight=sums[1], weighted_sq=sums[2], count=count)
 
 
 def sum_accumulators(
