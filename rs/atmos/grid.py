@@ -12,14 +12,15 @@ so orbits (and days, months) combine by adding accumulators, and means are taken
 end (:meth:`Accumulator.finalise`, :func:`temporal_mean`): mean = Σ w·v / Σ w.
 
 **Areas are planar in degrees** (deg², as HARP's ``bin_spatial`` does), measured on each
-pixel's own lon/lat quadrilateral. Within one pixel (a few km) the cos(latitude) shrinking of a
-degree of longitude changes by less than 0.1 %, so a cell's mean is the same as with spherical
-areas to that order; and because every overlap of a pixel is measured the same way, the
-overlaps of a pixel fully inside the grid sum exactly to its area (Σ v·w over cells equals
-Σ v·area over pixels: the gridding conserves the weighted total). Weights of different
-latitudes are not comparable areas (a deg² is smaller near the poles): for a regional mean over
-many cells weight each cell by its area on the sphere, as :meth:`GriddedMean.regional_mean`
-does with :meth:`LonLatGrid.cell_area_km2`.
+pixel's own lon/lat quadrilateral. Spherical areas would scale each overlap by about
+cos(latitude); across one cell that factor varies by ``tan(lat) · Δlat`` (0.09 % at 45°,
+0.3 % at 60° for a 0.1° cell), so a cell mean would move by at most that fraction of the
+spread of the pixel values within the cell (below 0.01 ppb for XCH4). Because every overlap of
+a pixel is measured the same way, the overlaps of a pixel inside the grid sum exactly to its
+area (Σ v·w over cells equals Σ v·area over pixels: the gridding conserves the weighted total).
+Weights at different latitudes are not comparable areas (a deg² shrinks toward the poles), so
+means over many cells weight each cell by ``weight · cos(lat)`` (its observed area) or by its
+area on the sphere: :meth:`GriddedMean.regional_mean`.
 
 **Antimeridian**: a pixel whose corners span more than 180° of longitude is unwrapped
 (negative longitudes + 360, :func:`rs.atmos._polygons.unwrap_lon`), then gridded at its
