@@ -12,7 +12,7 @@ import pytest
 
 from rs.atmos._polygons import KM_PER_DEG_LAT, KM_PER_DEG_LON, corner_problems, signed_areas
 from rs.load.readers import SwathReader, s5p_times
-from rs.testing.s5p import Hotspot, S5PConfig, generate_s5p, simulate
+from rs.testing.s5p import Hotspot, Plume, S5PConfig, generate_s5p, simulate
 
 #: Real data folder beside the repository (../shared/data/real), as tests/test_readers.py finds it
 REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
@@ -98,6 +98,29 @@ def test_hotspot_of_known_amplitude_where_it_was_put() -> None:
     assert abs(s.lon[peak] - 118.9) < 0.07 and abs(s.lat[peak] - 32.1) < 0.07
     assert 1880 + 36 < s.truth.max() < 1880 + 40  # a footprint mean: slightly below the peak
     assert np.array_equal(s.value, s.truth)
+
+
+@pytest.mark.parametrize("lat", [32.0, 60.0, -10.0])
+def test_plume_holds_its_known_mass(lat: float) -> None:
+    """Σ ΔXCH4 → column (kg m-2) x pixel area over the swath = rate x length / wind speed."""
+    plume = Plume(118.8, lat, rate_t_h=30.0, wind_u=-3.0, wind_v=4.0, length_km=150.0)
+    s = simulate(S5PConfig(plumes=(plume,), lat=lat, n_ground_pixels=100, noise=0.0,
+                           cloud_fraction=0.0))
+    assert plume.mass_kg == pytest.approx(30_000 / 3600 * 150_000 / 5.0)
+    lon_b, lat_b = s.lon_bounds.reshape(-1, 4), s.lat_bounds.reshape(-1, 4)
+    area_m2 = (np.abs(signed_areas(lon_b, lat_b)) * KM_PER_DEG_LON * KM_PER_DEG_LAT * 1e6
+               * np.cos(np.radians(s.lat.reshape(-1))))
+    column = s.plume.reshape(-1) * 1e-9 * s.surface_pressure.reshape(-1) * 0.01604 / (
+        9.80665 * 0.0289644)  # ppb -> kg m-2 with each pixel's surface pressure
+    assert np.sum(column * area_m2) == pytest.approx(plume.mass_kg, rel=0.005)
+    np.testing.assert_allclose(s.truth - s.plume, simulate(
+        S5PConfig(lat=lat, n_ground_pixels=100, noise=0.0, cloud_fraction=0.0)).truth)
+    # downwind (north-west) only, strongest next to the source
+    peak = np.unravel_index(np.argmax(s.plume), s.plume.shape)
+    assert 0 <= s.lat[peak] - lat < 0.2 and -0.2 < s.lon[peak] - 118.8 <= 0.05
+    upwind = (s.lat < lat - 0.2)
+    assert s.plume[upwind].max() < 1e-6
+    assert 30 < s.plume.max() < 120  # ppb: a 30 t/h source in 5.5 x 7 km pixels
 
 
 def test_bad_corners_planted_with_good_qa() -> None:

@@ -18,6 +18,15 @@ keeps cloudy values with ``qa_value`` 0.40 (0.65 at cloud edges), CH4 has no ret
 (fill, qa 0; 0.40 at edges). ``fill_fraction`` of the pixels are failed retrievals;
 ``bad_corners`` pixels get NaN corners but a good ``qa_value`` (HARP issue #252).
 
+**Plumes** (:class:`Plume`): a point source of known rate under a known wind, as the
+vertically integrated Gaussian plume ``Q / (√(2π) σ(s) U) · exp(-c² / 2σ(s)²)`` (kg m⁻²; ``s``
+downwind, ``c`` crosswind, ``σ(s)² = σ0² + (spread · s)²``) over ``0 < s < length_km``. Its
+mass per metre downwind is exactly ``Q / U``, so the plume holds :attr:`Plume.mass_kg` =
+``Q · length / U``: the answer the integrated mass enhancement method must find. The column is
+converted with each pixel's surface pressure (XCH4: ``ΔX = C g M_air / (M_CH4 p_s)``; NO2:
+molecules cm⁻²) and averaged over 16 x 16 points per pixel near the plume
+(:attr:`SyntheticSwath.plume`, included in ``truth``).
+
 >>> path, swath = generate_s5p(tmp_path, S5PConfig(product="ch4", seed=1))  # doctest: +SKIP
 """
 
@@ -33,7 +42,16 @@ import numpy as np
 
 from rs.testing._noise import rng_for, smooth_noise
 
-__all__ = ["Hotspot", "S5PConfig", "SyntheticSwath", "generate_s5p", "s5p_name", "write_s5p"]
+__all__ = [
+    "Hotspot",
+    "Plume",
+    "S5PConfig",
+    "SyntheticSwath",
+    "generate_s5p",
+    "s5p_name",
+    "simulate",
+    "write_s5p",
+]
 
 R_EARTH = 6371.0  # km, sphere
 ALTITUDE = 824.0  # km
@@ -65,6 +83,30 @@ class Hotspot:
 
 
 @dataclass(frozen=True)
+class Plume:
+    """A point source: ``rate_t_h`` (t/h) carried by the wind (``wind_u`` east, ``wind_v``
+    north, m/s) for ``length_km`` downwind."""
+
+    lon: float
+    lat: float
+    rate_t_h: float
+    wind_u: float
+    wind_v: float
+    length_km: float = 100.0
+    spread: float = 0.08  # dσ/ds: neutral stability (Pasquill D)
+    sigma0_m: float = 500.0
+
+    @property
+    def speed(self) -> float:
+        return math.hypot(self.wind_u, self.wind_v)
+
+    @property
+    def mass_kg(self) -> float:
+        """The mass in the plume: rate x travel time of its far end."""
+        return self.rate_t_h * 1000.0 / 3600.0 * self.length_km * 1000.0 / self.speed
+
+
+@dataclass(frozen=True)
 class S5PConfig:
     product: Literal["no2", "ch4"] = "ch4"
     lon: float = 118.8  # nadir track at the middle scanline passes here
@@ -78,6 +120,7 @@ class S5PConfig:
     background: float | None = None  # product units; None: 1880 ppb / 1.5e15 molecules cm-2
     gradient: tuple[float, float] = (0.0, 0.0)  # per degree of longitude, latitude
     hotspots: tuple[Hotspot, ...] = ()
+    plumes: tuple[Plume, ...] = ()
     noise: float | None = None  # 1 sigma, product units; None: 8 ppb / 7e14 molecules cm-2
     cloud_fraction: float = 0.2
     fill_fraction: float = 0.0
@@ -104,13 +147,14 @@ class SyntheticSwath:
     surface_pressure: np.ndarray
     time: np.ndarray
     cloudy: np.ndarray = field(repr=False)
+    plume: np.ndarray = field(repr=False)  # the plumes' part of truth
 
     @property
     def units(self) -> str:
         return "ppb" if self.config.product == "ch4" else "molecules cm-2"
 
     def field_at(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """The noise-free field at points (degrees)."""
+        """The noise-free field at points (degrees), plumes aside."""
         return truth_field(self.config, np.asarray(lon, float), np.asarray(lat, float))
 
 
@@ -205,13 +249,56 @@ def _footprint_mean(c: S5PConfig, lon_b: np.ndarray, lat_b: np.ndarray,
     return total / 9.0
 
 
+_G, _M_AIR, _M = 9.80665, 0.0289644, {"ch4": 0.01604, "no2": 0.0460055}  # SI
+
+
+def _plume_column(p: Plume, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Column enhancement (kg m-2) of plume ``p`` at points."""
+    east = _wrap(lon - p.lon) * 111.320 * np.cos(np.radians(lat)) * 1000.0
+    north = (lat - p.lat) * 110.574 * 1000.0
+    u, v = p.wind_u / p.speed, p.wind_v / p.speed
+    s, c = east * u + north * v, north * u - east * v
+    sigma = np.sqrt(p.sigma0_m**2 + (p.spread * np.maximum(s, 0.0)) ** 2)
+    rate = p.rate_t_h * 1000.0 / 3600.0
+    column = rate / (math.sqrt(2 * math.pi) * sigma * p.speed) * np.exp(-0.5 * (c / sigma) ** 2)
+    return np.where((s > 0.0) & (s < p.length_km * 1000.0), column, 0.0)
+
+
+def _plumes(c: S5PConfig, lon_b: np.ndarray, lat_b: np.ndarray, lon_c: np.ndarray,
+            lat_c: np.ndarray, pressure: np.ndarray, n: int = 16) -> np.ndarray:
+    """Pixel means of the plumes in product units, on 16 x 16 points per pixel near them."""
+    out = np.zeros(lon_c.shape)
+    if not c.plumes:
+        return out
+    if c.product == "ch4":
+        to_units = _G * _M_AIR / (_M["ch4"] * pressure) * 1e9  # kg m-2 -> ppb
+    else:
+        to_units = np.full(lon_c.shape, _MOL_CM2 / _M["no2"])  # kg m-2 -> molecules cm-2
+    dl = _wrap(lon_b - lon_c[..., None])
+    steps = (np.arange(n) + 0.5) / n
+    for p in c.plumes:
+        reach = p.length_km + 5 * p.spread * p.length_km + 30.0  # km around the source
+        near = _distance_km(lon_c, lat_c, p.lon, p.lat) < reach
+        corners_lon, corners_lat = lon_c[near][:, None] + dl[near], lat_b[near]
+        total = np.zeros(int(near.sum()))
+        for a in steps:
+            for b in steps:
+                w = np.array([(1 - a) * (1 - b), a * (1 - b), a * b, (1 - a) * b])
+                total += _plume_column(p, corners_lon @ w, corners_lat @ w)
+        out[near] += total / n**2 * to_units[near]
+    return out
+
+
 def simulate(c: S5PConfig) -> SyntheticSwath:
     """The swath of ``c`` (no file written)."""
     if not 0.0 <= c.cloud_fraction < 1.0 or not 0.0 <= c.fill_fraction < 1.0:
         raise ValueError("cloud_fraction and fill_fraction must be in [0, 1)")
     lon, lat, lon_b, lat_b = _geometry(c)
     shape = lon.shape
-    truth = _footprint_mean(c, lon_b, lat_b, lon)
+    terrain = 1500.0 * np.clip(smooth_noise(rng_for(c.seed, 5), shape, sigma=6.0), 0, None)
+    pressure = c.surface_pressure * np.exp(-terrain / 8400.0)
+    plume = _plumes(c, lon_b, lat_b, lon, lat, pressure)
+    truth = _footprint_mean(c, lon_b, lat_b, lon) + plume
     _, sigma = _background(c)
     value = truth + sigma * rng_for(c.seed, 1).standard_normal(shape)
     precision = np.full(shape, float(sigma))
@@ -236,13 +323,11 @@ def simulate(c: S5PConfig) -> SyntheticSwath:
         rows, cols = np.unravel_index(idx, shape)
         lon_b, lat_b = lon_b.copy(), lat_b.copy()
         lon_b[rows, cols, 2], lat_b[rows, cols, 0] = np.nan, np.nan
-    terrain = 1500.0 * np.clip(smooth_noise(rng_for(c.seed, 5), shape, sigma=6.0), 0, None)
-    pressure = c.surface_pressure * np.exp(-terrain / 8400.0)
     start = np.datetime64(c.start.astimezone(dt.UTC).replace(tzinfo=None), "ms")
     period = c.along_km / (2 * math.pi * R_EARTH / ORBIT_S)  # s per scanline
     time = start + np.rint(np.arange(c.n_scanlines) * period * 1000).astype("timedelta64[ms]")
     return SyntheticSwath(c, lon, lat, lon_b, lat_b, truth, value, precision, qa, pressure,
-                          time, cloudy)
+                          time, cloudy, plume)
 
 
 # --- the file ------------------------------------------------------------------------------------
