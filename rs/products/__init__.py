@@ -15,6 +15,7 @@ from rs.products import (
     eqi,
     land_change,
     rsei,
+    s5p_grid,
     shorelines,
     trend,
     zonal,
@@ -36,5 +37,6 @@ PRODUCTS: dict[str, ProductDef] = {
         trend.PRODUCT,
         eqi.PRODUCT,
         eqi.CHANGE_PRODUCT,
+        s5p_grid.PRODUCT,
     )
 }
