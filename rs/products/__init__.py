@@ -18,6 +18,7 @@ from rs.products import (
     s5p_grid,
     shorelines,
     trend,
+    validation,
     zonal,
 )
 from rs.products.base import ProductDef
@@ -38,5 +39,6 @@ PRODUCTS: dict[str, ProductDef] = {
         eqi.PRODUCT,
         eqi.CHANGE_PRODUCT,
         s5p_grid.PRODUCT,
+        validation.PRODUCT,
     )
 }

@@ -1,0 +1,186 @@
+"""Validation: an earlier step's raster product against ground monitoring stations.
+
+Reads the ``stations`` (one tidy schema from any adapter of :mod:`rs.stations`: ``generic`` long
+CSV/Parquet, ``cnemc`` daily files, ``openaq`` exports), matches every period's ``layer`` of the
+``product`` step (``step`` or ``step@*``) with every station (``matchup``: nearest pixel, k × k
+window or radius mean; ground values at the overpass, daily or monthly;
+:class:`rs.stations.MatchupParams`), and computes the validation statistics overall, per region
+and per station with bootstrap intervals, the plots and a self-contained HTML report
+(:mod:`rs.stations`). Stations that could not be used (no coordinates, outside the product,
+no observations) are listed with the reason, never dropped silently.
+
+Each period's raster time is its mid-date (UTC noon); a monthly product matches monthly ground
+means (``ground: monthly``).
+
+Outputs: ``matchups`` (GeoParquet/GeoPackage: every station x period with every parameter),
+``statistics`` (CSV/Parquet: level, group, n, bias, MAE, RMSE, nRMSE, r, Spearman r, OLS and
+RMA slope/intercept with their intervals), ``stations_reported`` (CSV: stations left out and
+why) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from rs._model import Strict
+from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
+
+if TYPE_CHECKING:
+    from rs.pipeline.context import StepContext
+    from rs.stations.schema import StationData
+
+__all__ = ["PRODUCT", "StationsSpec", "ValidationSpec"]
+
+
+class StationsSpec(Strict):
+    """Where the ground data is and which adapter reads it (paths relative to the spec)."""
+
+    kind: Literal["generic", "cnemc", "openaq"] = "generic"
+    observations: str = Field(description="observations file (cnemc: a folder of daily files)")
+    stations: str | None = Field(default=None, description="stations file / station list")
+    tz: str | None = Field(default=None, description="time zone of naive times (never assumed)")
+
+
+class ValidationSpec(StepSpec):
+    """A raster product against ground stations (see the module)."""
+
+    kind: Literal["validation"]
+    product: str = Field(description="upstream raster step: 'step', 'step@period' or 'step@*'")
+    layer: str = Field(description="output key of the raster, e.g. 'mean'")
+    stations: StationsSpec
+    matchup: dict[str, Any] = Field(
+        default_factory=dict, description="rs.stations.MatchupParams (variable required)"
+    )
+    region: str | None = Field(default=None, description="station column for regional stats")
+    n_boot: int = Field(default=1000, ge=0)
+    seed: int = 0
+    title: str = "Validation report"
+
+    def with_paths_under(self, base: Any) -> ValidationSpec:
+        """Station paths made absolute under the spec's folder (they sit in a nested block)."""
+        from pathlib import Path
+
+        fixed = {
+            k: str((Path(base) / v).resolve()) if v and not Path(v).is_absolute() else v
+            for k, v in (("observations", self.stations.observations),
+                         ("stations", self.stations.stations))
+        }
+        return self.model_copy(update={"stations": self.stations.model_copy(update=fixed)})
+
+    def parameters(self) -> dict[str, Any]:
+        """Every field, plus the SHA-256 of the station files (an edited file rebuilds)."""
+        import hashlib
+        from pathlib import Path
+
+        out = super().parameters()
+        for key in ("observations", "stations"):
+            value = getattr(self.stations, key)
+            if value and Path(value).is_file():
+                out[f"stations_{key}_sha256"] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+        return out
+
+
+def needs(spec: ValidationSpec) -> Needs:
+    return Needs(upstream={"product": spec.product})
+
+
+def outputs(spec: ValidationSpec) -> list[str]:
+    return ["matchups.parquet", "matchups.gpkg", "statistics.csv", "stations_reported.csv",
+            "report.html"]
+
+
+def _read(spec: StationsSpec) -> StationData:
+    from rs.stations import read_cnemc, read_observations, read_openaq
+
+    if spec.kind == "cnemc":
+        return read_cnemc(spec.observations, station_list=spec.stations)
+    if spec.kind == "openaq":
+        return read_openaq(spec.observations, stations=spec.stations, tz=spec.tz)
+    return read_observations(spec.observations, tz=spec.tz, stations=spec.stations)
+
+
+def build(ctx: StepContext) -> StepSummary:
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+    import rasterio
+
+    from rs.errors import SpecError
+    from rs.export.stac_items import file_asset
+    from rs.export.tables import write_table
+    from rs.export.vectors import write_vector
+    from rs.stations import MatchupParams, Raster, match, to_geodataframe, write_report
+    from rs.stations.report import validation_report
+
+    spec: ValidationSpec = ctx.spec
+    try:
+        params = MatchupParams(**spec.matchup)
+    except ValueError as e:
+        raise SpecError(f"step {spec.id!r}: matchup settings: {e}") from e
+    data = _read(spec.stations)
+    rasters = []
+    for up in sorted(ctx.upstream["product"], key=lambda u: u.period.start):
+        with rasterio.open(up.asset(spec.layer)) as ds:
+            values = ds.read(1).astype(np.float64)
+            if ds.nodata is not None and not np.isnan(ds.nodata):
+                values[values == ds.nodata] = np.nan
+            mid = up.period.start + (up.period.end - up.period.start) / 2
+            rasters.append(Raster(values, ds.transform, ds.crs.to_string(),
+                                  pd.Timestamp(dt.datetime.combine(mid, dt.time(12)), tz="UTC"),
+                                  variable=params.variable, unit=ds.units[0] or ""))
+    found = match(rasters, data.stations, data.observations, params)
+    html, summary = validation_report(
+        found, title=spec.title, region=spec.region, n_boot=spec.n_boot, seed=spec.seed,
+        reported=data.issues if len(data.issues) else None,
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    table = found.table.copy()
+    gdf = to_geodataframe(table)
+    schema = {c: _field_type(gdf[c]) for c in gdf.columns if c != "geometry"}
+    for c, t in schema.items():
+        if t == "str":
+            gdf[c] = gdf[c].astype("string").fillna("").astype(str)
+    ctx.out.add(*write_vector(gdf, ctx.out.staging, f"{ctx.out.stem}_matchups", key="matchups",
+                              layer="matchups", schema=schema, geometry_type="Point",
+                              title="satellite x station matchups"))
+    ctx.out.add(*write_table(summary, ctx.out.staging, f"{ctx.out.stem}_statistics",
+                             key="statistics", title="validation statistics"))
+    reported = pd.concat([found.report, data.issues],
+                         ignore_index=True).astype(str)
+    ctx.out.add(*write_table(reported, ctx.out.staging, f"{ctx.out.stem}_stations_reported",
+                             key="stations_reported", title="stations left out, and why",
+                             formats=("csv",)))
+    path = ctx.out.path("report", "html")
+    write_report(html, path)
+    ctx.out.add(file_asset("report", path, "text/html", roles=("overview",),
+                           title=spec.title))
+    overall = summary[summary["level"] == "overall"]
+    stats = {} if overall.empty else {
+        k: (None if pd.isna(v) else float(v))
+        for k, v in overall.iloc[0].items() if k in ("n", "bias", "rmse", "r", "ols_slope")
+    }
+    return StepSummary(properties={"rs:validation": {
+        "matchup": found.parameters, "overall": stats,
+        "stations_reported": len(reported), "periods": len(rasters),
+    }})
+
+
+def _field_type(col: Any) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(col):
+        return "bool"
+    if pd.api.types.is_integer_dtype(col):
+        return "int"
+    if pd.api.types.is_float_dtype(col):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "datetime"
+    return "str"
+
+
+PRODUCT = ProductDef(kind="validation", spec=ValidationSpec, needs=needs, build=build,
+                     outputs=outputs)
