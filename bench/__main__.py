@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> None:
         from bench.rsei import main as rsei_main
 
         return rsei_main(rest[1:])
+    if rest[:1] == ["zonal"]:  # benchmark 5: bench/zonal.py (its own RESULTS.md section)
+        from bench.zonal import main as zonal_main
+
+        zonal_main(rest[1:])
+        return None
     if rest[:1] == ["coast"]:  # benchmark 3: bench/coast.py (its own RESULTS.md section)
         from bench.coast import main as coast_main
 

@@ -56,6 +56,7 @@ from bench.harness import (
     mib,
     python_cmd,
     run_measured,
+    write_section,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -289,6 +290,9 @@ def run(size: int, n_polygons: int, layout: str, subset: int, work: Path,
     ])
 
 
+SECTION = "## Zonal statistics"
+
+
 def main(argv: Sequence[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench.zonal",
                                      description=__doc__.splitlines()[0])
@@ -302,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--work", type=Path, default=HERE / "_work", help="scratch folder "
                         "(the COG and polygons are kept there and reused)")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md",
+                        help="RESULTS.md whose zonal section is replaced")
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--cog", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--polys", type=Path, help=argparse.SUPPRESS)
@@ -312,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     cmd = "python -m bench.zonal " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     facts = machine_facts()
     text = "\n\n".join([
-        "## Zonal statistics",
+        SECTION,
         f"Written by `{cmd}` on {facts['date']}; {facts['cpu']}, {facts['cores']}, "
         f"{facts['ram']}; {facts['libraries']}.",
         *(run(args.size, args.polygons, layout, args.rasterstats_polygons, args.work,
@@ -322,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> str:
     print(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
+    if not args.no_write:
+        write_section(args.results, SECTION, text)
+        print(f"[bench] wrote {args.results}", file=sys.stderr)
     return text
 
 
