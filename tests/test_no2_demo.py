@@ -97,8 +97,8 @@ def test_gridded_month_recovers_the_truth_within_noise(
     assert np.isfinite(diff).all()
     sd = float(diff.std())
     # 15 orbits x ~2 pixels per 0.05° cell: the noise of one cell is a few 1e14
-    assert sd < demo.config.noise / 3  # measured 1.9e14 (noise 8e14)
-    assert abs(float(diff.mean())) < sd / 5  # unbiased (measured -0.003e15)
+    assert sd < demo.config.noise / 3  # measured 1.7e14 (noise 8e14)
+    assert abs(float(diff.mean())) < sd / 5  # unbiased (measured -0.009e15)
     for h in demo.hotspots:
         r, c = _cell(grid, h.hotspot.lon, h.hotspot.lat)
         assert abs(diff[r, c]) < 3.5 * sd, (h.name, diff[r, c] / sd)
