@@ -60,6 +60,7 @@ import numpy as np
 from scipy import ndimage
 
 from rs.atmos.background import moving_median, robust_sigma
+from rs.atmos.lonlat import LonLatGrid
 from rs.atmos.swath import Swath
 from rs.atmos.wind import UEFF_A, UEFF_B, WindSource
 
@@ -71,6 +72,7 @@ __all__ = [
     "G",
     "detect_plumes",
     "dry_air_column",
+    "grid_plumes",
     "ppb_to_kg_m2",
     "quad_areas_m2",
     "quantify_plumes",
@@ -283,7 +285,53 @@ def swath_plumes(
     detection, anomaly image)."""
     if swath.surface_pressure is None:
         raise ValueError(f"{swath.source}: the IME needs the surface pressure, absent here")
-    field, bg = swath_anomaly(swath, window_px=window_px)
+    img = swath.image
+    return _field_plumes(
+        swath.image(swath.value), lon=img(swath.lon), lat=img(swath.lat),
+        lon_bounds=np.stack([img(swath.lon_bounds[:, j]) for j in range(4)], axis=-1),
+        lat_bounds=np.stack([img(swath.lat_bounds[:, j]) for j in range(4)], axis=-1),
+        surface_pressure=img(swath.surface_pressure), time=_time_image(swath), wind=wind,
+        window_px=window_px, k=k, k_grow=k_grow, min_pixels=min_pixels, smooth_px=smooth_px,
+        dilate_px=dilate_px, passes=passes, ueff_a=ueff_a, ueff_b=ueff_b,
+        sigma_wind=sigma_wind, rel_sigma_wind=rel_sigma_wind)
+
+
+def grid_plumes(
+    field: np.ndarray, grid: LonLatGrid, wind: WindSource | None, *,
+    surface_pressure: np.ndarray | float, time: np.datetime64 | None, window_px: int = 31,
+    k: float = 4.5, k_grow: float | None = 2.0, min_pixels: int = 5, smooth_px: int = 3,
+    dilate_px: int = 1, passes: int = 2, ueff_a: float = UEFF_A, ueff_b: float = UEFF_B,
+    sigma_wind: float | None = None, rel_sigma_wind: float = 0.5,
+) -> tuple[Any, Detection, np.ndarray]:
+    """:func:`swath_plumes` on a gridded XCH4 mean (``GriddedMean.mean``, north-up on
+    ``grid``): cells are the pixels, their areas on the sphere; ``surface_pressure`` per cell
+    or one value (Pa); ``time`` one time for the field (or None: no date, and a wind source
+    with a time axis finds no wind). The U_eff calibration was made on swath pixels; on a grid
+    much finer or coarser than 5.5 x 7 km, recalibrate it."""
+    lon_e = grid.west + np.arange(grid.nx + 1) * grid.res
+    lat_e = grid.north - np.arange(grid.ny + 1) * grid.res
+    lo, la = np.meshgrid(lon_e, lat_e)
+    lon_b = np.stack([lo[1:, :-1], lo[1:, 1:], lo[:-1, 1:], lo[:-1, :-1]], axis=-1)  # CCW
+    lat_b = np.stack([la[1:, :-1], la[1:, 1:], la[:-1, 1:], la[:-1, :-1]], axis=-1)
+    lon_b = (lon_b + 180.0) % 360.0 - 180.0
+    lon_c, lat_c = np.meshgrid(grid.lon, grid.lat)
+    t = None if time is None else np.full(grid.shape, np.asarray(time, "datetime64[ms]"))
+    return _field_plumes(
+        np.asarray(field, dtype=np.float64), lon=lon_c, lat=lat_c, lon_bounds=lon_b,
+        lat_bounds=lat_b, surface_pressure=np.broadcast_to(surface_pressure, grid.shape),
+        time=t, wind=wind, window_px=window_px, k=k, k_grow=k_grow, min_pixels=min_pixels,
+        smooth_px=smooth_px, dilate_px=dilate_px, passes=passes, ueff_a=ueff_a,
+        ueff_b=ueff_b, sigma_wind=sigma_wind, rel_sigma_wind=rel_sigma_wind)
+
+
+def _field_plumes(
+    field: np.ndarray, *, lon: np.ndarray, lat: np.ndarray, lon_bounds: np.ndarray,
+    lat_bounds: np.ndarray, surface_pressure: np.ndarray, time: np.ndarray | None,
+    wind: WindSource | None, window_px: int, k: float, k_grow: float | None,
+    min_pixels: int, smooth_px: int, dilate_px: int, passes: int, ueff_a: float,
+    ueff_b: float, sigma_wind: float | None, rel_sigma_wind: float,
+) -> tuple[Any, Detection, np.ndarray]:
+    bg = moving_median(field, window_px)
     anom = field - bg
     det = detect_plumes(anom, k=k, k_grow=k_grow, min_pixels=min_pixels, smooth_px=smooth_px)
     for _ in range(max(0, passes - 1)):
@@ -297,13 +345,9 @@ def swath_plumes(
     sigma_pix = robust_sigma(anom)
     n_window = max(1, int(np.isfinite(field).sum() * min(1.0, window_px**2 / field.size)))
     sigma_bg = 1.2533 * sigma_pix / math.sqrt(n_window)
-    img = swath.image
     table = quantify_plumes(
-        anom, det.labels, lon=img(swath.lon), lat=img(swath.lat),
-        lon_bounds=np.stack([img(swath.lon_bounds[:, j]) for j in range(4)], axis=-1),
-        lat_bounds=np.stack([img(swath.lat_bounds[:, j]) for j in range(4)], axis=-1),
-        surface_pressure=img(swath.surface_pressure),
-        time=_time_image(swath),
-        wind=wind, sigma_pixel=sigma_pix, sigma_background=sigma_bg, dilate_px=dilate_px,
+        anom, det.labels, lon=lon, lat=lat, lon_bounds=lon_bounds, lat_bounds=lat_bounds,
+        surface_pressure=surface_pressure, time=time, wind=wind, sigma_pixel=sigma_pix,
+        sigma_background=sigma_bg, dilate_px=dilate_px,
         ueff_a=ueff_a, ueff_b=ueff_b, sigma_wind=sigma_wind, rel_sigma_wind=rel_sigma_wind)
     return table, det, anom
