@@ -93,6 +93,10 @@ class SourceSet:
             items = self._stac_items(self._url(name, src), src.collections, period, src)
             return [InputRef.from_item(i) for i in items]
         if isinstance(src, SwathSource):
+            if src.embedded is not None:
+                from rs.pipeline.source import no2_demo_folder
+
+                return SwathReader().find(no2_demo_folder(), period.start, period.end)
             if src.folder is not None:
                 return SwathReader().find(src.folder, period.start, period.end, pattern=src.pattern)
             refs = []

@@ -19,6 +19,7 @@ __all__ = [
     "coast_world_root",
     "demo_world_root",
     "landsat_world_root",
+    "no2_demo_folder",
     "open_source",
     "resolve_modifier",
 ]
@@ -52,6 +53,13 @@ def demo_world_root() -> Path:
 def landsat_world_root() -> Path:
     """Folder of the cached synthetic Landsat world (rs.testing.landsat)."""
     return cache_dir() / "landsat-world"
+
+
+def no2_demo_folder() -> Path:
+    """The swath folder of the synthetic NO2 month (generated on first call; rs.testing)."""
+    from rs.testing.no2_demo import generate_no2_demo
+
+    return generate_no2_demo(cache_dir() / "no2-demo").root / "s5p"
 
 
 def coast_world_root() -> Path:

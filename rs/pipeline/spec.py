@@ -107,11 +107,13 @@ class StacSource(Strict):
 
 
 class SwathSource(Strict):
-    """Satellite swaths as NetCDF files: a local ``folder`` (searched recursively) or a STAC
-    ``url`` + ``collections`` whose items carry the NetCDF file as asset ``asset``."""
+    """Satellite swaths as NetCDF files: a local ``folder`` (searched recursively), a STAC
+    ``url`` + ``collections`` whose items carry the NetCDF file as asset ``asset``, or
+    ``embedded: no2-demo`` (the synthetic Sentinel-5P NO2 month, generated on first use)."""
 
     kind: Literal["swaths"]
     folder: str | None = None
+    embedded: Literal["no2-demo"] | None = None
     url: str | None = None
     collections: list[str] = Field(default_factory=list)
     asset: str = "netcdf"
@@ -119,14 +121,16 @@ class SwathSource(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> SwathSource:
-        if (self.url is None) == (self.folder is None):
-            raise ValueError("give exactly one of 'folder' (NetCDF files) or 'url' (a STAC API)")
+        if sum(v is not None for v in (self.url, self.folder, self.embedded)) != 1:
+            raise ValueError(
+                "give exactly one of 'folder' (NetCDF files), 'url' (a STAC API) or 'embedded'"
+            )
         if self.url is not None and not self.collections:
             raise ValueError("a STAC swath source needs 'collections'")
         return self
 
     def label(self) -> str:
-        return self.url or f"folder:{self.folder}"
+        return self.url or (f"folder:{self.folder}" if self.folder else f"embedded:{self.embedded}")
 
 
 class TableSource(Strict):

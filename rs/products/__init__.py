@@ -13,6 +13,7 @@ from rs.products import (
     composite,
     difference,
     eqi,
+    hotspots,
     land_change,
     rsei,
     s5p_grid,
@@ -39,6 +40,7 @@ PRODUCTS: dict[str, ProductDef] = {
         eqi.PRODUCT,
         eqi.CHANGE_PRODUCT,
         s5p_grid.PRODUCT,
+        hotspots.PRODUCT,
         validation.PRODUCT,
     )
 }

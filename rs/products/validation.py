@@ -38,7 +38,12 @@ class StationsSpec(Strict):
     """Where the ground data is and which adapter reads it (paths relative to the spec)."""
 
     kind: Literal["generic", "cnemc", "openaq"] = "generic"
-    observations: str = Field(description="observations file (cnemc: a folder of daily files)")
+    embedded: Literal["no2-demo"] | None = Field(
+        default=None, description="the synthetic NO2 month's stations (generic files)"
+    )
+    observations: str = Field(
+        default="", description="observations file (cnemc: a folder of daily files)"
+    )
     stations: str | None = Field(default=None, description="stations file / station list")
     tz: str | None = Field(default=None, description="time zone of naive times (never assumed)")
 
@@ -92,8 +97,16 @@ def outputs(spec: ValidationSpec) -> list[str]:
 
 
 def _read(spec: StationsSpec) -> StationData:
+    from rs.errors import SpecError
     from rs.stations import read_cnemc, read_observations, read_openaq
 
+    if spec.embedded == "no2-demo":
+        from rs.pipeline.source import no2_demo_folder
+
+        folder = no2_demo_folder().parent / "stations"
+        return read_observations(folder / "observations.csv", stations=folder / "stations.csv")
+    if not spec.observations:
+        raise SpecError("stations: give 'observations' (a file or folder) or 'embedded'")
     if spec.kind == "cnemc":
         return read_cnemc(spec.observations, station_list=spec.stations)
     if spec.kind == "openaq":
