@@ -94,9 +94,11 @@ class SourceSet:
             return [InputRef.from_item(i) for i in items]
         if isinstance(src, SwathSource):
             if src.embedded is not None:
-                from rs.pipeline.source import no2_demo_folder
+                from rs.pipeline.source import ch4_demo_root, no2_demo_folder
 
-                return SwathReader().find(no2_demo_folder(), period.start, period.end)
+                no2 = src.embedded == "no2-demo"
+                folder = no2_demo_folder() if no2 else ch4_demo_root() / "s5p"
+                return SwathReader().find(folder, period.start, period.end)
             if src.folder is not None:
                 return SwathReader().find(src.folder, period.start, period.end, pattern=src.pattern)
             refs = []

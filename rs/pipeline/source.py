@@ -16,6 +16,7 @@ from rs.pipeline.progress import Reporter
 from rs.pipeline.spec import StacSource
 
 __all__ = [
+    "ch4_demo_root",
     "coast_world_root",
     "demo_world_root",
     "landsat_world_root",
@@ -60,6 +61,14 @@ def no2_demo_folder() -> Path:
     from rs.testing.no2_demo import generate_no2_demo
 
     return generate_no2_demo(cache_dir() / "no2-demo").root / "s5p"
+
+
+def ch4_demo_root() -> Path:
+    """Folder of the synthetic methane demo (generated on first call; rs.testing.ch4_demo):
+    ``s5p/`` orbits, ``wind.csv``, ``truth.json``."""
+    from rs.testing.ch4_demo import generate_ch4_demo
+
+    return generate_ch4_demo(cache_dir() / "ch4-demo").root
 
 
 def coast_world_root() -> Path:

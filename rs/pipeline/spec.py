@@ -109,11 +109,12 @@ class StacSource(Strict):
 class SwathSource(Strict):
     """Satellite swaths as NetCDF files: a local ``folder`` (searched recursively), a STAC
     ``url`` + ``collections`` whose items carry the NetCDF file as asset ``asset``, or
-    ``embedded: no2-demo`` (the synthetic Sentinel-5P NO2 month, generated on first use)."""
+    ``embedded: no2-demo`` / ``ch4-demo`` (the synthetic Sentinel-5P NO2 month / methane
+    super-emitters, generated on first use)."""
 
     kind: Literal["swaths"]
     folder: str | None = None
-    embedded: Literal["no2-demo"] | None = None
+    embedded: Literal["no2-demo", "ch4-demo"] | None = None
     url: str | None = None
     collections: list[str] = Field(default_factory=list)
     asset: str = "netcdf"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rs.products import (
     bundle,
+    ch4_plumes,
     composite,
     difference,
     eqi,
@@ -41,6 +42,7 @@ PRODUCTS: dict[str, ProductDef] = {
         eqi.CHANGE_PRODUCT,
         s5p_grid.PRODUCT,
         hotspots.PRODUCT,
+        ch4_plumes.PRODUCT,
         validation.PRODUCT,
     )
 }
