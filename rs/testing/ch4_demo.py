@@ -87,6 +87,6 @@ def generate_ch4_demo(root: Path | str, *, n_days: int = 4, seed: int = 3) -> Ch
         days.append({"orbit": path.name, "u10": u, "v10": v, "overpass": mid.isoformat() + "Z"})
     wind = root / "wind.csv"
     pd.DataFrame(rows).to_csv(wind, index=False)
-    truth = {"meta": meta, "orbits": days}
+    truth: dict[str, object] = {"meta": meta, "orbits": days}
     truth_path.write_text(json.dumps(truth, indent=1), encoding="utf-8")
     return Ch4Demo(root, tuple(orbits), wind, truth)
