@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
 
         zonal_main(rest[1:])
         return None
+    if rest[:1] == ["gridding"]:  # benchmark 6: bench/gridding.py (its own RESULTS.md section)
+        from bench.gridding import main as gridding_main
+
+        return gridding_main(rest[1:])
     if rest[:1] == ["coast"]:  # benchmark 3: bench/coast.py (its own RESULTS.md section)
         from bench.coast import main as coast_main
 

@@ -37,7 +37,15 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon, box
 
-from bench.harness import emit_result, machine_facts, markdown_table, mib, python_cmd, run_measured
+from bench.harness import (
+    emit_result,
+    machine_facts,
+    markdown_table,
+    mib,
+    python_cmd,
+    run_measured,
+    write_section,
+)
 from rs.atmos import LonLatGrid, Swath, apply_qa, grid_orbit, read_swath
 from rs.testing.s5p import S5PConfig, generate_s5p
 
@@ -271,6 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=HERE / "_work" / "gridding")
     parser.add_argument("--skip-orbit", action="store_true", help="only the speed table")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md",
+                        help="RESULTS.md whose gridding section is replaced")
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
     parser.add_argument("--child-orbit", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_orbit is not None:
@@ -287,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
+    if not args.no_write:
+        write_section(args.results, SECTION, text)
+        print(f"[bench] wrote {args.results}", file=sys.stderr)
 
 
 if __name__ == "__main__":
