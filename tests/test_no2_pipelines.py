@@ -4,6 +4,7 @@ a + b x column / 1e15 + noise with a = 6, b = 4.5 µg/m³)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,14 @@ def test_validation__relation_recovered_and_report(tmp_path, rs_cache):
     assert len(matchups) == 40 and matchups["usable"].astype(bool).all()
     html = _one(out, "validation_validation_*_report.html").read_text(encoding="utf-8")
     assert external_references(html) == [] and html.count("<img") >= 3
+    # the calibration: cross-validated by station, the kept model saved with skops + card
+    cv = pd.read_csv(_one(out, "validation_validation_*_calibration_cv.csv"))
+    pooled = cv[cv["fold"].astype(str) == "pooled"].set_index("model")
+    print("cross-validated R2:", pooled["r2"].round(3).to_dict())
+    assert pooled.loc["linear", "r2"] > 0.8
+    assert (cv.loc[cv["fold"].astype(str) != "pooled", "shared_stations"] == 0).all()
+    from rs.stations.modelcard import load_model
+
+    model, card = load_model(_one(out, "validation_validation_*_model.skops"))
+    assert card == json.loads(_one(out, "validation_validation_*_model.card.json").read_text())
+    assert hasattr(model, "predict")

@@ -48,6 +48,20 @@ class StationsSpec(Strict):
     tz: str | None = Field(default=None, description="time zone of naive times (never assumed)")
 
 
+Kind = Literal["linear", "gbm"]
+_KINDS: tuple[Kind, ...] = ("linear", "gbm")
+
+
+class CalibrationSpec(Strict):
+    """Surface models from the satellite value and covariates, cross-validated by station."""
+
+    kinds: list[Kind] = Field(default_factory=lambda: list(_KINDS))
+    numeric: list[str] = Field(default_factory=lambda: ["sat_value", "hour"])
+    categorical: list[str] = Field(default_factory=lambda: ["season"])
+    n_splits: int = Field(default=5, ge=2)
+    keep: Literal["linear", "gbm"] = Field(default="linear", description="the model saved")
+
+
 class ValidationSpec(StepSpec):
     """A raster product against ground stations (see the module)."""
 
@@ -62,6 +76,9 @@ class ValidationSpec(StepSpec):
     n_boot: int = Field(default=1000, ge=0)
     seed: int = 0
     title: str = "Validation report"
+    calibration: CalibrationSpec | None = Field(
+        default=None, description="fit surface models (GroupKFold by station) and save one"
+    )
 
     def with_paths_under(self, base: Any) -> ValidationSpec:
         """Station paths made absolute under the spec's folder (they sit in a nested block)."""
@@ -170,6 +187,7 @@ def build(ctx: StepContext) -> StepSummary:
     write_report(html, path)
     ctx.out.add(file_asset("report", path, "text/html", roles=("overview",),
                            title=spec.title))
+    calibration = _calibrate(ctx, spec, table) if spec.calibration else None
     overall = summary[summary["level"] == "overall"]
     stats = {} if overall.empty else {
         k: (None if pd.isna(v) else float(v))
@@ -178,7 +196,44 @@ def build(ctx: StepContext) -> StepSummary:
     return StepSummary(properties={"rs:validation": {
         "matchup": found.parameters, "overall": stats,
         "stations_reported": len(reported), "periods": len(rasters),
+        **({"calibration": calibration} if calibration else {}),
     }})
+
+
+def _calibrate(ctx: StepContext, spec: ValidationSpec, table: Any) -> dict[str, Any]:
+    """Cross-validate the models by station, save the kept one with skops and its card."""
+    import datetime as dt
+
+    from rs.export.stac_items import file_asset
+    from rs.export.tables import write_table
+    from rs.stations.calibrate import Features, add_covariates, cross_validate, fit_model
+    from rs.stations.modelcard import model_card, save_model
+
+    cal = spec.calibration
+    assert cal is not None
+    feats = Features(numeric=tuple(cal.numeric), categorical=tuple(cal.categorical))
+    rows = add_covariates(table)
+    cv = cross_validate(rows, kinds=tuple(cal.kinds), features=feats, n_splits=cal.n_splits,
+                        seed=spec.seed)
+    ctx.out.add(*write_table(cv.metrics.astype({"fold": str}), ctx.out.staging,
+                             f"{ctx.out.stem}_calibration_cv", key="calibration_cv",
+                             title="cross-validation by station (GroupKFold)"))
+    model = fit_model(rows, cal.keep, features=feats, seed=spec.seed)
+    card = model_card(model, kind=cal.keep, table=rows, features=feats, cv=cv,
+                      created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    stem = ctx.out.staging / f"{ctx.out.stem}_model"
+    for path in save_model(model, stem, card):
+        suffix = "".join(path.suffixes)
+        key = {".skops": "model", ".card.json": "model_card", ".card.md": "model_card_md"}.get(
+            suffix, path.name)
+        media = {".skops": "application/octet-stream", ".card.json": "application/json",
+                 ".card.md": "text/markdown"}.get(suffix, "application/octet-stream")
+        ctx.out.add(file_asset(key, path, media, roles=("metadata",) if "card" in key
+                               else ("data",), title=f"{cal.keep} surface model"))
+    pooled = cv.metrics[cv.metrics["fold"].astype(str) == "pooled"]
+    return {"kept": cal.keep,
+            "cv_r2": {str(m): float(r2) for m, r2 in zip(pooled["model"], pooled["r2"],
+                                                          strict=True)}}
 
 
 def _field_type(col: Any) -> str:
