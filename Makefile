@@ -27,6 +27,7 @@ demo: $(RUN_STAMP)
 	$(BIN)/rs run pipelines/demo.yaml
 	@echo "More demos: $(BIN)/rs run pipelines/ecology.yaml (RSEI, EQI, zonal statistics, trends)"
 	@echo "            $(BIN)/rs run pipelines/coast.yaml (shorelines, transects, reclamation)"
+	@echo "            $(BIN)/rs run pipelines/no2.yaml, methane.yaml, validation.yaml (air, stations)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check rs tests bench
