@@ -22,13 +22,15 @@ from rs.testing.no2_demo import generate_no2_demo
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _run(name: str, tmp: Path, rs_cache: Path) -> Path:
+def _run(name: str, tmp: Path, rs_cache: Path, models_dir: Path | None = None) -> Path:
     spec = yaml.safe_load((REPO / "pipelines" / f"{name}.yaml").read_text(encoding="utf-8"))
     spec["aoi"] = str(REPO / "aoi" / "demo_region.geojson")
     spec["output"] = str(tmp / "out")
     for step in spec["steps"]:
         if "zones" in step:
             step["zones"] = str((REPO / "pipelines" / step["zones"]).resolve())
+        if models_dir is not None and "calibration" in step:
+            step["calibration"]["models_dir"] = str(models_dir)
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     done = subprocess.run([str(Path(sys.executable).parent / "rs"), "run", str(path)],
@@ -85,7 +87,7 @@ def test_demo_cities_are_the_generators(rs_cache):
 def test_validation__relation_recovered_and_report(tmp_path, rs_cache):
     from rs.stations.report import external_references
 
-    out = _run("validation", tmp_path, rs_cache)
+    out = _run("validation", tmp_path, rs_cache, models_dir=tmp_path / "models")
     stats = pd.read_csv(_one(out, "validation_validation_*_statistics.csv"))
     overall = stats[stats["level"] == "overall"].iloc[0]
     assert overall["n"] == 40 and overall["r"] > 0.9
@@ -108,3 +110,5 @@ def test_validation__relation_recovered_and_report(tmp_path, rs_cache):
     model, card = load_model(_one(out, "validation_validation_*_model.skops"))
     assert card == json.loads(_one(out, "validation_validation_*_model.card.json").read_text())
     assert hasattr(model, "predict")
+    kept = sorted(p.name for p in (tmp_path / "models").iterdir())  # the copy in models_dir
+    assert [n for n in kept if n.endswith(".skops")] and any(n.endswith(".card.md") for n in kept)

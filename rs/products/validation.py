@@ -60,6 +60,9 @@ class CalibrationSpec(Strict):
     categorical: list[str] = Field(default_factory=lambda: ["season"])
     n_splits: int = Field(default=5, ge=2)
     keep: Literal["linear", "gbm"] = Field(default="linear", description="the model saved")
+    models_dir: str | None = Field(
+        default=None, description="also keep the model and its card here (e.g. models/)"
+    )
 
 
 class ValidationSpec(StepSpec):
@@ -81,15 +84,19 @@ class ValidationSpec(StepSpec):
     )
 
     def with_paths_under(self, base: Any) -> ValidationSpec:
-        """Station paths made absolute under the spec's folder (they sit in a nested block)."""
+        """Station paths (and the models folder) made absolute under the spec's folder."""
         from pathlib import Path
 
-        fixed = {
-            k: str((Path(base) / v).resolve()) if v and not Path(v).is_absolute() else v
-            for k, v in (("observations", self.stations.observations),
-                         ("stations", self.stations.stations))
-        }
-        return self.model_copy(update={"stations": self.stations.model_copy(update=fixed)})
+        def absolute(v: str | None) -> str | None:
+            return str((Path(base) / v).resolve()) if v and not Path(v).is_absolute() else v
+
+        fixed = {"observations": absolute(self.stations.observations),
+                 "stations": absolute(self.stations.stations)}
+        update: dict[str, Any] = {"stations": self.stations.model_copy(update=fixed)}
+        if self.calibration is not None and self.calibration.models_dir:
+            update["calibration"] = self.calibration.model_copy(
+                update={"models_dir": absolute(self.calibration.models_dir)})
+        return self.model_copy(update=update)
 
     def parameters(self) -> dict[str, Any]:
         """Every field, plus the SHA-256 of the station files (an edited file rebuilds)."""
@@ -203,6 +210,7 @@ def build(ctx: StepContext) -> StepSummary:
 def _calibrate(ctx: StepContext, spec: ValidationSpec, table: Any) -> dict[str, Any]:
     """Cross-validate the models by station, save the kept one with skops and its card."""
     import datetime as dt
+    from pathlib import Path
 
     from rs.export.stac_items import file_asset
     from rs.export.tables import write_table
@@ -230,6 +238,9 @@ def _calibrate(ctx: StepContext, spec: ValidationSpec, table: Any) -> dict[str, 
                  ".card.md": "text/markdown"}.get(suffix, "application/octet-stream")
         ctx.out.add(file_asset(key, path, media, roles=("metadata",) if "card" in key
                                else ("data",), title=f"{cal.keep} surface model"))
+    if cal.models_dir:  # a copy kept beyond this run, e.g. in the repository's models/
+        Path(cal.models_dir).mkdir(parents=True, exist_ok=True)
+        save_model(model, Path(cal.models_dir) / f"{ctx.out.stem}_{cal.keep}", card)
     pooled = cv.metrics[cv.metrics["fold"].astype(str) == "pooled"]
     return {"kept": cal.keep,
             "cv_r2": {str(m): float(r2) for m, r2 in zip(pooled["model"], pooled["r2"],
