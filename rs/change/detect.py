@@ -1,0 +1,504 @@
+"""Multi-index change detection between two composites, block by block (pure: arrays in,
+arrays and polygons out).
+
+Inputs are two composites, ``before`` and ``after``: mappings of rs's band names
+(:data:`BANDS`: blue, green, red, nir, swir16, swir22; surface reflectance, NaN for no data) to
+2-D arrays on one pixel grid (numpy, or anything sliceable into numpy such as a dask-backed
+``xarray.DataArray``: only strided samples and block windows are ever read), with the grid's
+affine ``transform`` and ``crs``.
+
+The chain:
+
+1. **Features** (:func:`features`): the six bands and NDVI, NDBI, BSI, MNDWI
+   (:mod:`rs.indices`) of each date; their differences ``after - before``.
+2. **Fit** (:func:`fit_change`, once for the whole grid, on a regular strided sample so the
+   result does not depend on how the grid is cut into blocks): the differences' robust
+   location and scale (median, 1.4826 x MAD), and the decision rule of ``config.method``:
+
+   - ``"irmad"`` (the default): IR-MAD (:func:`rs.change.threshold.fit_irmad`) of the before
+     and after bands, a pixel changed when its chi-square no-change statistic (6 degrees of
+     freedom) exceeds the ``1 - alpha`` quantile. Bands only: the indices are nonlinear
+     functions of the same bands, and with them the canonical correlations degenerate
+     (measured on the test world: correlations -> 1 and 21 % false alarms before clean-up,
+     against 0.3 % with the bands). Default because it is a test against the no-change
+     distribution: it needs no second histogram mode (change in a reserve is usually well
+     under 1 % of the pixels, where Otsu splits the noise itself), its false-alarm rate is
+     ``alpha`` by construction, and it is invariant to linear radiometric differences between
+     the dates (season, atmosphere, sensor gain).
+   - ``"otsu"``: the change-vector magnitude (the Euclidean norm of the standardised
+     differences) thresholded by Otsu's method; the classic baseline, fine when change is
+     abundant.
+3. **Blocks** (:func:`detect_block`): each block is computed with a halo of
+   :attr:`DetectConfig.halo` pixels (the reach of the morphology) and returns only its own
+   pixels, so the mosaic of blocks equals the whole grid computed at once for any block size.
+   Clean-up (:func:`clean_mask`): an opening (the union of openings by line segments of
+   ``2 r + 1`` pixels in four directions, which removes speckle but keeps roads two pixels
+   wide that a square opening would erase), then a closing by a ``(2 r + 1)²`` square.
+4. **Patches** (:func:`change_patches`): each block's change pixels are polygonised
+   (:func:`rs.change.patches.class_polygons`) and the pieces merged across block seams
+   (:func:`rs.change.patches.merge_patches`); patches smaller than ``config.mmu_m2`` m² are
+   dropped.
+5. **Protected areas** (:func:`clip_to_protected`): each patch is intersected with the
+   protected polygons (``name``, ``level``, ``zone``); a patch across a boundary is split, each
+   part keeps its ``share`` of the patch area and its polygon's attributes.
+6. **Statistics** (:func:`patch_statistics`): per part, the area in m², the before/after mean
+   of each index over the pixels whose centre lies in the part and their delta, and the
+   centroid in lon/lat.
+
+:func:`detect_changes` runs the whole chain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import xarray as xr
+from affine import Affine
+from pyproj import CRS, Geod, Transformer
+from rasterio.features import rasterize
+from scipy import ndimage
+from shapely.geometry.base import BaseGeometry
+
+from rs.change.patches import class_polygons, merge_patches
+from rs.change.threshold import IrMad, fit_irmad, otsu_threshold
+from rs.indices import bsi, mndwi, ndbi, ndvi
+
+__all__ = [
+    "BANDS",
+    "FEATURES",
+    "INDEX_NAMES",
+    "BlockChange",
+    "ChangeModel",
+    "DetectConfig",
+    "Detection",
+    "block_windows",
+    "change_mask",
+    "change_patches",
+    "clean_mask",
+    "clip_to_protected",
+    "detect_block",
+    "detect_changes",
+    "features",
+    "fit_change",
+    "index_layers",
+    "patch_statistics",
+]
+
+#: the bands a composite must hold
+BANDS: tuple[str, ...] = ("blue", "green", "red", "nir", "swir16", "swir22")
+#: the indices computed from them (:mod:`rs.indices`)
+INDEX_NAMES: tuple[str, ...] = ("ndvi", "ndbi", "bsi", "mndwi")
+#: the per-date features, in the order of :func:`features`' last axis
+FEATURES: tuple[str, ...] = BANDS + INDEX_NAMES
+
+_INDEX_FUNCS = {"ndvi": ndvi, "ndbi": ndbi, "bsi": bsi, "mndwi": mndwi}
+
+Composite = Mapping[str, Any]
+Window = tuple[int, int, int, int]  # row offset, column offset, rows, columns
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Detection settings.
+
+    :param method: ``"irmad"`` (default; chi-square test at ``alpha``) or ``"otsu"`` (Otsu on
+        the change-vector magnitude); see the module docstring for why.
+    :param alpha: significance of the IR-MAD chi-square test (false-alarm rate per pixel
+        before clean-up).
+    :param opening_radius: ``r`` of the opening by line segments of ``2 r + 1`` pixels (0: none).
+    :param closing_radius: ``r`` of the closing by a ``(2 r + 1)²`` square (0: none).
+    :param mmu_m2: minimum mapping unit: patches smaller than this (m²) are dropped.
+    :param max_samples: pixels (at most, on a regular stride) the fit reads.
+    """
+
+    method: Literal["irmad", "otsu"] = "irmad"
+    alpha: float = 0.01
+    opening_radius: int = 1
+    closing_radius: int = 1
+    mmu_m2: float = 2000.0
+    max_samples: int = 250_000
+
+    def __post_init__(self) -> None:
+        if self.method not in ("irmad", "otsu"):
+            raise ValueError(f"method must be 'irmad' or 'otsu', got {self.method!r}")
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.opening_radius < 0 or self.closing_radius < 0:
+            raise ValueError("morphology radii must be >= 0")
+        if self.mmu_m2 < 0:
+            raise ValueError(f"mmu_m2 must be >= 0, got {self.mmu_m2}")
+
+    @property
+    def halo(self) -> int:
+        """The overlap (pixels) a block needs so that its own pixels equal the whole grid's:
+        an opening and a closing each reach ``2 r``."""
+        return 2 * (self.opening_radius + self.closing_radius)
+
+
+def _shape(composite: Composite) -> tuple[int, int]:
+    missing = [b for b in BANDS if b not in composite]
+    if missing:
+        raise ValueError(f"composite lacks band(s) {missing}; it needs {list(BANDS)}")
+    shp = tuple(np.shape(composite[BANDS[0]]))
+    if len(shp) != 2 or any(tuple(np.shape(composite[b])) != shp for b in BANDS):
+        raise ValueError("every band of a composite must be one 2-D grid")
+    return int(shp[0]), int(shp[1])
+
+
+def _read(composite: Composite, rows: slice, cols: slice) -> dict[str, np.ndarray]:
+    return {b: np.asarray(composite[b][rows, cols], dtype=np.float64) for b in BANDS}
+
+
+def index_layers(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """NDVI, NDBI, BSI and MNDWI of numpy ``bands`` (:mod:`rs.indices`), as float64 arrays."""
+    ds = xr.Dataset({b: (("y", "x"), np.asarray(bands[b])) for b in BANDS})
+    return {k: np.asarray(_INDEX_FUNCS[k](ds).values, dtype=np.float64) for k in INDEX_NAMES}
+
+
+def features(bands: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The per-date feature stack of numpy ``bands``: ``(..., len(FEATURES))`` float64, the
+    bands then the indices (:data:`FEATURES`)."""
+    idx = index_layers(bands)
+    return np.stack(
+        [np.asarray(bands[b], np.float64) for b in BANDS] + [idx[k] for k in INDEX_NAMES], axis=-1
+    )
+
+
+@dataclass(frozen=True)
+class ChangeModel:
+    """The fitted decision rule shared by every block (see :func:`fit_change`)."""
+
+    config: DetectConfig
+    diff_centre: np.ndarray
+    diff_scale: np.ndarray
+    threshold: float
+    irmad: IrMad | None = None
+
+    def magnitude(self, fb: np.ndarray, fa: np.ndarray) -> np.ndarray:
+        """The change-vector magnitude: the norm of the standardised differences of the
+        feature stacks ``fb`` (before) and ``fa`` (after)."""
+        z = (fa - fb - self.diff_centre) / self.diff_scale
+        return np.sqrt(np.sum(z**2, axis=-1))
+
+    def statistic(self, fb: np.ndarray, fa: np.ndarray) -> np.ndarray:
+        """The decision statistic (IR-MAD chi-square or magnitude); changed where it exceeds
+        :attr:`threshold`."""
+        if self.irmad is not None:
+            nb = len(BANDS)
+            return self.irmad.chi2(fb[..., :nb], fa[..., :nb])
+        return self.magnitude(fb, fa)
+
+
+def _sample(composite: Composite, shape: tuple[int, int], max_samples: int) -> np.ndarray:
+    step = max(1, math.ceil(math.sqrt(shape[0] * shape[1] / max(1, max_samples))))
+    return features(_read(composite, slice(None, None, step), slice(None, None, step))).reshape(
+        -1, len(FEATURES)
+    )
+
+
+def fit_change(
+    before: Composite, after: Composite, config: DetectConfig | None = None
+) -> ChangeModel:
+    """Fit the decision rule of ``config.method`` on a regular strided sample (at most
+    ``config.max_samples`` pixels, the same whatever the block size) of both composites."""
+    config = config or DetectConfig()
+    shape = _shape(before)
+    if _shape(after) != shape:
+        raise ValueError(f"before {shape} and after {_shape(after)} grids differ")
+    fb = _sample(before, shape, config.max_samples)
+    fa = _sample(after, shape, config.max_samples)
+    ok = np.isfinite(fb).all(axis=1) & np.isfinite(fa).all(axis=1)
+    fb, fa = fb[ok], fa[ok]
+    if len(fb) < 4 * len(FEATURES):
+        raise ValueError(f"too few valid pixels to fit a change model ({len(fb)})")
+    d = fa - fb
+    centre = np.median(d, axis=0)
+    scale = 1.4826 * np.median(np.abs(d - centre), axis=0)
+    scale = np.where(scale > 0, scale, np.maximum(d.std(axis=0), 1e-12))
+    if config.method == "irmad":
+        irm = fit_irmad(fb[:, : len(BANDS)], fa[:, : len(BANDS)])
+        return ChangeModel(config, centre, scale, irm.threshold(config.alpha), irm)
+    base = ChangeModel(config, centre, scale, float("nan"))
+    thr = otsu_threshold(base.magnitude(fb, fa))
+    return ChangeModel(config, centre, scale, thr)
+
+
+def clean_mask(mask: np.ndarray, opening_radius: int = 1, closing_radius: int = 1) -> np.ndarray:
+    """Morphological clean-up of a boolean change mask: an opening (union of openings by line
+    segments of ``2 r + 1`` pixels: horizontal, vertical and both diagonals) then a closing by
+    a ``(2 r + 1)²`` square. Outside the array counts as neutral (erosion sees change,
+    dilation sees none), so a patch at the grid's edge is not eaten from outside."""
+    out = np.asarray(mask, dtype=bool)
+    r = opening_radius
+    if r > 0:
+        n = 2 * r + 1
+        lines = [np.ones((1, n), bool), np.ones((n, 1), bool), np.eye(n, dtype=bool)]
+        lines.append(np.fliplr(lines[2]))
+        opened = np.zeros_like(out)
+        for se in lines:
+            e = ndimage.binary_erosion(out, se, border_value=1)
+            opened |= ndimage.binary_dilation(e, se, border_value=0)
+        out = opened & out
+    r = closing_radius
+    if r > 0:
+        sq = np.ones((2 * r + 1, 2 * r + 1), bool)
+        d = ndimage.binary_dilation(out, sq, border_value=0)
+        out = ndimage.binary_erosion(d, sq, border_value=1)
+    return out
+
+
+@dataclass(frozen=True)
+class BlockChange:
+    """One block's own pixels: ``change`` (bool, after clean-up), ``statistic`` (the decision
+    statistic, NaN where invalid), ``valid`` (both dates have every feature)."""
+
+    window: Window
+    change: np.ndarray
+    statistic: np.ndarray
+    valid: np.ndarray
+
+
+def detect_block(
+    before: Composite, after: Composite, model: ChangeModel, window: Window
+) -> BlockChange:
+    """Change of one block ``window`` = (row offset, column offset, rows, columns): reads the
+    block and a halo of ``model.config.halo`` pixels (clipped to the grid), decides and cleans
+    there, and returns only the block's own pixels."""
+    h, w = _shape(before)
+    r0, c0, nr, nc = window
+    halo = model.config.halo
+    hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
+    hr1, hc1 = min(h, r0 + nr + halo), min(w, c0 + nc + halo)
+    rows, cols = slice(hr0, hr1), slice(hc0, hc1)
+    fb = features(_read(before, rows, cols))
+    fa = features(_read(after, rows, cols))
+    valid = np.isfinite(fb).all(axis=-1) & np.isfinite(fa).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        stat = np.where(valid, model.statistic(fb, fa), np.nan)
+        raw = valid & (stat > model.threshold)
+    clean = clean_mask(raw, model.config.opening_radius, model.config.closing_radius) & valid
+    own = (slice(r0 - hr0, r0 - hr0 + nr), slice(c0 - hc0, c0 - hc0 + nc))
+    return BlockChange(window, clean[own], stat[own].astype(np.float32), valid[own])
+
+
+def block_windows(shape: tuple[int, int], block_size: int) -> Iterator[Window]:
+    """The windows of ``block_size`` x ``block_size`` tiles covering a grid of ``shape``."""
+    if block_size < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    for r in range(0, shape[0], block_size):
+        for c in range(0, shape[1], block_size):
+            yield r, c, min(block_size, shape[0] - r), min(block_size, shape[1] - c)
+
+
+def change_mask(
+    before: Composite, after: Composite, model: ChangeModel, block_size: int = 512
+) -> np.ndarray:
+    """The whole grid's cleaned change mask, assembled from blocks (for small grids, checks
+    and pictures; :func:`change_patches` never holds it)."""
+    out = np.zeros(_shape(before), dtype=bool)
+    for win in block_windows(out.shape, block_size):
+        r, c, nr, nc = win
+        out[r : r + nr, c : c + nc] = detect_block(before, after, model, win).change
+    return out
+
+
+def _areas_m2(geoms: Sequence[BaseGeometry], crs: CRS) -> np.ndarray:
+    if not len(geoms):
+        return np.zeros(0)
+    if crs.is_geographic:
+        geod = crs.get_geod() or Geod(ellps="WGS84")
+        return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms])
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return shapely.area(np.asarray(geoms, dtype=object)) * factor**2
+
+
+def change_patches(
+    before: Composite,
+    after: Composite,
+    transform: Affine,
+    crs: Any,
+    *,
+    model: ChangeModel | None = None,
+    config: DetectConfig | None = None,
+    block_size: int = 512,
+) -> gpd.GeoDataFrame:
+    """Change patches of the grid, block by block: columns ``patch_id`` (0.., by position),
+    ``area_m2`` and ``geometry`` (in ``crs``), patches below ``config.mmu_m2`` dropped."""
+    crs = CRS.from_user_input(crs)
+    model = model or fit_change(before, after, config)
+    pieces: dict[int, list[BaseGeometry]] = {1: []}
+    for win in block_windows(_shape(before), block_size):
+        blk = detect_block(before, after, model, win)
+        if blk.change.any():
+            where = transform @ Affine.translation(win[1], win[0])
+            pieces[1].extend(class_polygons(blk.change.astype(np.uint8), where, [1])[1])
+    polys = [p for _, p in merge_patches(pieces, {1: "change"})]
+    areas = _areas_m2(polys, crs)
+    keep = areas >= model.config.mmu_m2
+    polys = [p for p, k in zip(polys, keep, strict=True) if k]
+    # a stable order (by the lower-left corner), independent of block size
+    order = sorted(range(len(polys)), key=lambda i: (polys[i].bounds[1], polys[i].bounds[0]))
+    polys = [polys[i] for i in order]
+    return gpd.GeoDataFrame(
+        {"patch_id": np.arange(len(polys), dtype=np.int64), "area_m2": _areas_m2(polys, crs)},
+        geometry=polys,
+        crs=crs,
+    )
+
+
+def clip_to_protected(
+    patches: gpd.GeoDataFrame,
+    protected: gpd.GeoDataFrame,
+    *,
+    columns: Sequence[str] = ("name", "level", "zone"),
+) -> gpd.GeoDataFrame:
+    """Parts of ``patches`` inside the ``protected`` polygons (reprojected to the patches'
+    CRS, repaired with ``make_valid``): one row per patch x polygon they share, with the
+    patch's ``patch_id`` and ``patch_area_m2``, the polygon's ``columns`` (``name`` becomes
+    ``reserve``), ``area_m2`` of the part and its ``share`` of the patch area. Parts outside
+    every polygon are not reported."""
+    missing = [c for c in columns if c not in protected.columns]
+    if missing:
+        raise ValueError(f"protected polygons lack column(s) {missing}")
+    if protected.crs is None:
+        raise ValueError("protected polygons have no CRS")
+    crs = CRS.from_user_input(patches.crs)
+    prot = protected.to_crs(crs)
+    geoms = shapely.make_valid(np.asarray(prot.geometry.values, dtype=object))
+    tree = shapely.STRtree(geoms)
+    rows: list[dict[str, Any]] = []
+    parts: list[BaseGeometry] = []
+    for patch in patches.itertuples(index=False):
+        g = patch.geometry
+        for j in tree.query(g, predicate="intersects"):
+            part = shapely.intersection(g, geoms[j])
+            part = shapely.union_all(
+                [p for p in shapely.get_parts(part) if p.geom_type in ("Polygon", "MultiPolygon")]
+            )
+            if part.is_empty or part.area <= 0:
+                continue
+            row = {"patch_id": patch.patch_id, "patch_area_m2": patch.area_m2}
+            for col in columns:
+                row["reserve" if col == "name" else col] = prot.iloc[int(j)][col]
+            row["share"] = part.area / g.area
+            rows.append(row)
+            parts.append(part)
+    out_cols = [
+        "patch_id",
+        "patch_area_m2",
+        *("reserve" if c == "name" else c for c in columns),
+        "share",
+    ]
+    df = pd.DataFrame(rows, columns=out_cols)
+    out = gpd.GeoDataFrame(df, geometry=parts, crs=crs)
+    out.insert(len(out_cols) - 1, "area_m2", _areas_m2(parts, crs))
+    return out
+
+
+def _pixel_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int]) -> Window:
+    minx, miny, maxx, maxy = geom.bounds
+    inv = ~transform
+    cs, rs_ = zip(*(inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    r0 = max(0, math.floor(min(rs_)))
+    c0 = max(0, math.floor(min(cs)))
+    r1 = min(shape[0], math.ceil(max(rs_)))
+    c1 = min(shape[1], math.ceil(max(cs)))
+    return r0, c0, max(0, r1 - r0), max(0, c1 - c0)
+
+
+def patch_statistics(
+    parts: gpd.GeoDataFrame, before: Composite, after: Composite, transform: Affine
+) -> gpd.GeoDataFrame:
+    """``parts`` with, per row, ``{index}_before``, ``{index}_after`` and ``{index}_delta`` for
+    each of :data:`INDEX_NAMES` (means over the pixels whose centre lies in the geometry;
+    NaN where there is none or no valid one), ``n_pixels`` and the centroid ``lon``/``lat``
+    (EPSG:4326). Reads only each part's bounding window."""
+    shape = _shape(before)
+    out = parts.copy()
+    stats: dict[str, list[float]] = {
+        f"{k}_{s}": [] for k in INDEX_NAMES for s in ("before", "after", "delta")
+    }
+    npix: list[int] = []
+    for g in parts.geometry:
+        r0, c0, nr, nc = _pixel_window(g, transform, shape)
+        inside = (
+            rasterize(
+                [(g, 1)],
+                out_shape=(nr, nc),
+                transform=transform @ Affine.translation(c0, r0),
+                fill=0,
+                dtype="uint8",
+            ).astype(bool)
+            if nr and nc
+            else np.zeros((0, 0), bool)
+        )
+        rows, cols = slice(r0, r0 + nr), slice(c0, c0 + nc)
+        ib = index_layers(_read(before, rows, cols)) if inside.any() else {}
+        ia = index_layers(_read(after, rows, cols)) if inside.any() else {}
+        npix.append(int(inside.sum()))
+        for k in INDEX_NAMES:
+            if inside.any():
+                vb, va = ib[k][inside], ia[k][inside]
+                ok = np.isfinite(vb) & np.isfinite(va)
+                mb = float(vb[ok].mean()) if ok.any() else float("nan")
+                ma = float(va[ok].mean()) if ok.any() else float("nan")
+            else:
+                mb = ma = float("nan")
+            stats[f"{k}_before"].append(mb)
+            stats[f"{k}_after"].append(ma)
+            stats[f"{k}_delta"].append(ma - mb)
+    for col, vals in stats.items():
+        out[col] = np.asarray(vals, dtype=np.float64)
+    out["n_pixels"] = np.asarray(npix, dtype=np.int64)
+    cent = shapely.centroid(np.asarray(parts.geometry.values, dtype=object))
+    if len(cent):
+        to_ll = Transformer.from_crs(CRS.from_user_input(parts.crs), "EPSG:4326", always_xy=True)
+        lon, lat = to_ll.transform(shapely.get_x(cent), shapely.get_y(cent))
+    else:
+        lon = lat = np.zeros(0)
+    out["lon"] = np.asarray(lon, dtype=np.float64)
+    out["lat"] = np.asarray(lat, dtype=np.float64)
+    geom_col = out.geometry.name
+    return out[[c for c in out.columns if c != geom_col] + [geom_col]]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What :func:`detect_changes` returns: the fitted ``model``, the merged ``patches`` and
+    the reported ``parts`` (clipped to the protected polygons when given, else one per patch
+    with ``share`` 1), with their statistics."""
+
+    model: ChangeModel
+    patches: gpd.GeoDataFrame
+    parts: gpd.GeoDataFrame
+
+
+def detect_changes(
+    before: Composite,
+    after: Composite,
+    transform: Affine,
+    crs: Any,
+    protected: gpd.GeoDataFrame | None = None,
+    *,
+    config: DetectConfig | None = None,
+    block_size: int = 512,
+) -> Detection:
+    """The whole chain (module docstring): fit, blocks, patches >= MMU, clipping to
+    ``protected`` (if given) and per-part statistics."""
+    model = fit_change(before, after, config)
+    patches = change_patches(before, after, transform, crs, model=model, block_size=block_size)
+    if protected is not None:
+        parts = clip_to_protected(patches, protected)
+    else:
+        parts = patches.rename(columns={"area_m2": "patch_area_m2"})
+        parts["area_m2"] = parts["patch_area_m2"]
+        parts["share"] = 1.0
+    parts = patch_statistics(parts, before, after, transform)
+    return Detection(model, patches, parts)
