@@ -247,3 +247,134 @@ def test_planted_patches__below_mmu_dropped_and_areas_right(world: World) -> Non
     ratio = patches["area_m2"].sum() / planted
     print("area ratio", ratio)
     assert 0.9 < ratio < 1.1
+
+
+# --- blocks -----------------------------------------------------------------------------------
+
+
+class _NoHalo(DetectConfig):
+    @property
+    def halo(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("block", [17, 50, 64])
+def test_blocks__mask_and_patches_do_not_depend_on_block_size(world: World, block: int) -> None:
+    model = fit_change(world.before, world.after, DetectConfig(mmu_m2=MMU))
+    whole = change_mask(world.before, world.after, model, block_size=10_000)
+    tiled = change_mask(world.before, world.after, model, block_size=block)
+    np.testing.assert_array_equal(tiled, whole)
+    ref = change_patches(world.before, world.after, T, CRS, model=model, block_size=10_000)
+    got = change_patches(world.before, world.after, T, CRS, model=model, block_size=block)
+    assert len(got) == len(ref)
+    np.testing.assert_allclose(got["area_m2"], ref["area_m2"])
+    for g, r in zip(got.geometry, ref.geometry, strict=True):
+        assert g.symmetric_difference(r).area == 0
+
+
+def test_blocks__the_declared_halo_is_needed(world: World) -> None:
+    """Without the halo the morphology sees the block edge: the tiled mask differs."""
+    model = fit_change(world.before, world.after, _NoHalo(mmu_m2=MMU))
+    whole = change_mask(world.before, world.after, model, block_size=10_000)
+    tiled = change_mask(world.before, world.after, model, block_size=17)
+    assert (tiled != whole).sum() > 0
+
+
+# --- protected polygons -----------------------------------------------------------------------
+
+
+def _split_world() -> tuple[World, gpd.GeoDataFrame]:
+    """The planted world plus a 20 x 30 px roof at rows 100..120, cols 200..230 of a wider
+    grid, and two zones of a reserve whose boundary x = 502 234 m cuts it 34 / 66 % (core
+    left); the zones are given in lon/lat, the grid in UTM."""
+    w = make_world(seed=5)
+    rng = np.random.default_rng(6)
+    for j, band in enumerate(BANDS):  # 80 columns of forest, drift and noise added
+        forest = BACKGROUND["forest"][j]
+        for d, v in ((w.before, forest), (w.after, forest * 1.04 + 0.004)):
+            pad = v + 0.008 * rng.normal(size=(d[band].shape[0], 80))
+            d[band] = np.hstack([d[band], pad.astype(np.float32)])
+    w.truth = np.pad(w.truth, ((0, 0), (0, 80)))
+    roof = np.zeros_like(w.truth, bool)
+    roof[100:120, 250:280] = True
+    for j, band in enumerate(BANDS):
+        w.after[band][roof] = PLANTED["roof"][j]
+    w.truth[roof] = 999
+    x_cut = 500_000 + 250 * PIX + 0.34 * 300
+    top, bottom = 3_500_000 - 60 * PIX, 3_500_000 - 160 * PIX
+    core = box(500_000 + 240 * PIX, bottom, x_cut, top)
+    buffer = box(x_cut, bottom, 500_000 + 320 * PIX, top)
+    zones = gpd.GeoDataFrame(
+        {"name": ["Demo NR", "Demo NR"], "level": ["national"] * 2, "zone": ["core", "buffer"]},
+        geometry=[core, buffer],
+        crs=CRS,
+    ).to_crs("EPSG:4326")
+    return w, zones
+
+
+def test_protected__a_patch_across_a_boundary_keeps_both_parts_shares_and_zones() -> None:
+    w, zones = _split_world()
+    det = detect_changes(w.before, w.after, T, CRS, zones, config=DetectConfig(mmu_m2=MMU))
+    parts = det.parts
+    assert set(parts["zone"]) == {"core", "buffer"}
+    assert (parts["reserve"] == "Demo NR").all() and (parts["level"] == "national").all()
+    # the roof is the only patch inside the zones
+    assert parts["patch_id"].nunique() == 1 and len(parts) == 2
+    share = dict(zip(parts["zone"], parts["share"], strict=True))
+    # measured: 601 px detected for the 600 planted (one noise pixel on the edge)
+    assert share["core"] == pytest.approx(0.34, abs=5e-3)
+    assert share["buffer"] == pytest.approx(0.66, abs=5e-3)
+    assert sum(share.values()) == pytest.approx(1.0)
+    assert parts["area_m2"].sum() == pytest.approx(parts["patch_area_m2"].iloc[0], rel=1e-6)
+    assert parts["patch_area_m2"].iloc[0] == pytest.approx(600 * PIX * PIX, rel=0.01)
+    # statistics: the roof replaced grass/forest/crop, NDVI fell and NDBI rose in both parts
+    assert (parts["ndvi_delta"] < -0.3).all() and (parts["ndbi_delta"] > 0.2).all()
+    roof = dict(zip(BANDS, PLANTED["roof"], strict=True))
+    ndvi_roof = (roof["nir"] - roof["red"]) / (roof["nir"] + roof["red"])
+    np.testing.assert_allclose(parts["ndvi_after"], ndvi_roof, atol=0.02)
+    assert parts["n_pixels"].sum() == round(parts["patch_area_m2"].iloc[0] / PIX**2)
+    # the centroid in lon/lat is the part's centroid transformed
+    to_ll = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    for g, lon, lat in zip(parts.geometry, parts["lon"], parts["lat"], strict=True):
+        assert (lon, lat) == pytest.approx(to_ll.transform(g.centroid.x, g.centroid.y))
+
+
+def test_protected__no_polygons_means_whole_patches_with_share_one(world: World) -> None:
+    det = detect_changes(world.before, world.after, T, CRS, config=DetectConfig(mmu_m2=MMU))
+    assert len(det.parts) == len(det.patches) > 0
+    assert (det.parts["share"] == 1.0).all()
+    cols = {"patch_id", "area_m2", "patch_area_m2", "share", "lon", "lat", "n_pixels"}
+    assert cols <= set(det.parts.columns)
+    assert {
+        f"{k}_{s}" for k in ("ndvi", "ndbi", "bsi", "mndwi") for s in ("before", "after", "delta")
+    } <= set(det.parts.columns)
+
+
+def test_protected__clip_needs_the_columns_and_a_crs() -> None:
+    patches = gpd.GeoDataFrame(
+        {"patch_id": [0], "area_m2": [1.0]}, geometry=[box(0, 0, 1, 1)], crs=CRS
+    )
+    with pytest.raises(ValueError, match="column"):
+        clip_to_protected(
+            patches, gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(0, 0, 1, 1)], crs=CRS)
+        )
+    nocrs = gpd.GeoDataFrame(
+        {"name": ["a"], "level": ["x"], "zone": ["core"]}, geometry=[box(0, 0, 1, 1)]
+    )
+    with pytest.raises(ValueError, match="CRS"):
+        clip_to_protected(patches, nocrs)
+
+
+def test_patch_statistics__nan_pixels_are_left_out(world: World) -> None:
+    """Means are over the pixels valid on both dates, so a delta compares like with like."""
+    before = {k: v.copy() for k, v in world.before.items()}
+    patches = change_patches(before, world.after, T, CRS, config=DetectConfig(mmu_m2=MMU))
+    ref = patch_statistics(patches, before, world.after, T)
+    before["red"][:, :120] = np.nan
+    out = patch_statistics(patches, before, world.after, T)
+    left = patches.geometry.bounds["maxx"] <= 500_000 + 120 * PIX
+    right = patches.geometry.bounds["minx"] >= 500_000 + 120 * PIX
+    assert left.any() and right.any()
+    assert out.loc[left, ["ndvi_before", "ndvi_after", "ndvi_delta"]].isna().all().all()
+    cols = ["ndvi_before", "ndvi_after", "ndvi_delta", "bsi_delta"]
+    np.testing.assert_allclose(out.loc[right, cols], ref.loc[right, cols])

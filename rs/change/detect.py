@@ -405,7 +405,7 @@ def clip_to_protected(
 def _pixel_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int]) -> Window:
     minx, miny, maxx, maxy = geom.bounds
     inv = ~transform
-    cs, rs_ = zip(*(inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    cs, rs_ = zip(*(inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
     r0 = max(0, math.floor(min(rs_)))
     c0 = max(0, math.floor(min(cs)))
     r1 = min(shape[0], math.ceil(max(rs_)))
