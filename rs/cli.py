@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rs import __version__
+from rs.cli_change import train_change
 from rs.cli_coast import transect_stats
 from rs.errors import RsError, RsWarning, exit_code_for
 
@@ -139,6 +140,7 @@ def demo_world(path: Path | None) -> None:
 
 
 cli.add_command(transect_stats)
+cli.add_command(train_change)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
