@@ -100,7 +100,7 @@ def fit_irmad(
     y: np.ndarray,
     *,
     max_iter: int = 50,
-    tol: float = 1e-5,
+    tol: float = 1e-4,
     ridge: float = 1e-9,
 ) -> IrMad:
     """Fit IR-MAD (Nielsen 2007) to ``x`` (before) and ``y`` (after), ``(n, p)`` arrays of the
