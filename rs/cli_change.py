@@ -104,7 +104,7 @@ def _features(gdf: gpd.GeoDataFrame, before: Path | None, after: Path | None
 
     shapes = _metric(gdf)
     if before is None and after is None:
-        return features_from_columns(pd.DataFrame(gdf.drop(columns="geometry")),
+        return features_from_columns(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)),
                                      list(shapes.geometry))
     if before is None or after is None:
         raise SpecError("give both --before and --after (or neither)")

@@ -37,12 +37,27 @@ from rs.change.typing_model import (
     train_typing_model,
 )
 from rs.cli import cli
+from rs.cli_change import _features
 from rs.errors import AssetReadError, SpecError
 
 
 @pytest.fixture(scope="module")
 def trained() -> TypingResult:
     return train_typing_model(synthetic_patches(40, seed=0).features(), n_splits=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def saved(trained: TypingResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The three files of the trained model (saved once; each test writes its own copy)."""
+    folder = tmp_path_factory.mktemp("saved")
+    files = save_typing_model(trained.model, folder / "typing.skops", trained.card)
+    return {p.name: p.read_bytes() for p in files}
+
+
+def _copy(saved: dict[str, bytes], folder: Path) -> Path:
+    for name, data in saved.items():
+        (folder / name).write_bytes(data)
+    return folder / "typing.skops"
 
 
 # -- features -------------------------------------------------------------------------------
@@ -181,8 +196,8 @@ def _rewrite(tmp_path: Path, data: bytes, **card_changes: object) -> Path:
     return tmp_path / "typing.skops"
 
 
-def test_refuses_tampered_and_invalid_files(trained: TypingResult, tmp_path: Path) -> None:
-    path = save_typing_model(trained.model, tmp_path / "typing.skops", trained.card)[0]
+def test_refuses_tampered_and_invalid_files(saved: dict[str, bytes], tmp_path: Path) -> None:
+    path = _copy(saved, tmp_path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -196,11 +211,13 @@ def test_refuses_tampered_and_invalid_files(trained: TypingResult, tmp_path: Pat
         load_typing_model(path)
 
 
-def test_refuses_untrusted_types(trained: TypingResult, tmp_path: Path) -> None:
+def test_refuses_untrusted_types(
+    trained: TypingResult, saved: dict[str, bytes], tmp_path: Path
+) -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    save_typing_model(trained.model, tmp_path / "typing.skops", trained.card)
+    _copy(saved, tmp_path)
     evil = Pipeline([("f", FunctionTransformer(np.save)), ("model", trained.model[-1])])
     data = sio.dumps(evil)
     assert "numpy.save" in sio.get_untrusted_types(data=data)
@@ -212,8 +229,8 @@ def test_refuses_untrusted_types(trained: TypingResult, tmp_path: Path) -> None:
     assert not (tmp_path / "evil.skops").exists()
 
 
-def test_refuses_another_kind_of_model(trained: TypingResult, tmp_path: Path) -> None:
-    path = save_typing_model(trained.model, tmp_path / "typing.skops", trained.card)[0]
+def test_refuses_another_kind_of_model(saved: dict[str, bytes], tmp_path: Path) -> None:
+    path = _copy(saved, tmp_path)
     _rewrite(tmp_path, path.read_bytes(), model={"kind": "linear", "steps": []})
     with pytest.raises(AssetReadError, match="not a 'change-typing' model"):
         load_typing_model(path)
@@ -263,9 +280,12 @@ def test_cli_rasters_and_verified_layer(tmp_path: Path) -> None:
     assert "45 confirmed/rejected patches used" in res.output
     _, card = load_typing_model(tmp_path / "m.skops")
     assert card["training_data"]["rows"] == 45
-    # features from the rasters match those computed in memory
-    acc = card["cross_validation"]["accuracy"]
-    assert acc >= 0.8
+    assert card["cross_validation"]["accuracy"] >= 0.8
+    # the features read from the files are those computed in memory
+    from_files = _features(gpd.read_file(tmp_path / "labels.gpkg"), tmp_path / "before.tif",
+                           tmp_path / "after.tif")
+    assert np.allclose(from_files.to_numpy(), scene.features()[list(FEATURES)].to_numpy(),
+                       equal_nan=True, atol=1e-6)
 
 
 def test_cli_bad_input(tmp_path: Path) -> None:
