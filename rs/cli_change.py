@@ -129,6 +129,7 @@ def _features(gdf: gpd.GeoDataFrame, before: Path | None, after: Path | None
 def _run(labels: Path, out: Path, *, before: Path | None, after: Path | None,
          layer: str | None, type_column: str, folds: int, seed: int, console: Console) -> None:
     import pandas as pd
+    import shapely
 
     from rs.change.typing_model import save_typing_model, train_typing_model
     from rs.change.verification import training_rows
@@ -149,6 +150,7 @@ def _run(labels: Path, out: Path, *, before: Path | None, after: Path | None,
     gdf = gdf.loc[gdf[type_column].notna() & (gdf[type_column].astype(str).str.strip() != "")]
     if gdf.empty:
         raise SpecError(f"{labels}: no labelled patch")
+    gdf = gdf.set_geometry(shapely.make_valid(gdf.geometry.values))
     feats = _features(gdf, before, after)
     table = pd.concat([feats, gdf[type_column].astype(str).rename("type")], axis=1)
     result = train_typing_model(table, n_splits=folds, seed=seed, source=labels.name,

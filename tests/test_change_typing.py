@@ -141,7 +141,8 @@ def test_held_out_type_accuracy(trained: TypingResult) -> None:
     test = synthetic_patches(25, seed=11).features()
     pred = predict_types(trained.model, test)
     acc = float((pred["type"].to_numpy() == test["type"].to_numpy()).mean())
-    # measured: 0.99 (150 held-out patches, seed 11); the goal of issue 7 is 0.85
+    # measured: 1.00 (150 held-out patches, seed 11; CV on the training scene 0.9875); the
+    # goal of issue 7 is 0.85
     assert acc >= 0.85
     assert trained.metrics["accuracy"] >= 0.85  # cross-validated on the training scene
 
@@ -155,6 +156,7 @@ def test_confidence_calibrated(trained: TypingResult) -> None:
     probs = pred[[c for c in pred.columns if c.startswith("p_")]].to_numpy()
     assert np.allclose(probs.sum(axis=1), 1)
     right = pred["type"].to_numpy() == test["type"].to_numpy()
+    # measured: 19 of 150 wrong (accuracy 0.873), mean confidence 0.81 right, 0.48 wrong
     assert (~right).sum() >= 5
     assert conf[right].mean() > conf[~right].mean() + 0.1
 
