@@ -401,3 +401,33 @@ def test_patch_statistics__nan_pixels_are_left_out(world: World) -> None:
     assert out.loc[left, ["ndvi_before", "ndvi_after", "ndvi_delta"]].isna().all().all()
     cols = ["ndvi_before", "ndvi_after", "ndvi_delta", "bsi_delta"]
     np.testing.assert_allclose(out.loc[right, cols], ref.loc[right, cols])
+
+
+def test_no_data__no_patch_is_invented_where_a_date_has_no_value(world: World) -> None:
+    after = {k: v.copy() for k, v in world.after.items()}
+    for v in after.values():
+        v[:80, :] = np.nan  # the top two rows of cells have no clear observation after
+    model = fit_change(world.before, after, DetectConfig(mmu_m2=MMU))
+    patches = change_patches(world.before, after, T, CRS, model=model, block_size=64)
+    assert (patches.geometry.bounds["maxy"] <= 3_500_000 - 80 * PIX).all()
+    below = [
+        k for k, a in world.areas.items() if a >= MMU and (world.truth == k).any(axis=1)[80:].any()
+    ]
+    assert len(patches) >= len(below) - 1 > 10
+
+
+def test_geographic_grid__areas_in_square_metres(world: World) -> None:
+    """A lon/lat grid (0.0001° pixels at 30° N): patch areas are geodesic m², i.e. each patch's
+    area is its pixel count times the geodesic area of one pixel there (~11.1 x 9.6 m
+    ≈ 106.9 m²), and the MMU applies in m²."""
+    from pyproj import Geod
+
+    t = Affine(1e-4, 0, 120.0, 0, -1e-4, 30.0)
+    patches = change_patches(
+        world.before, world.after, t, "EPSG:4326", config=DetectConfig(mmu_m2=MMU)
+    )
+    stats_ = patch_statistics(patches, world.before, world.after, t)
+    px = abs(Geod(ellps="WGS84").geometry_area_perimeter(box(120.0, 29.99, 120.0001, 29.9901))[0])
+    assert 100 < px < 110
+    np.testing.assert_allclose(stats_["area_m2"] / stats_["n_pixels"], px, rtol=2e-3)
+    assert (patches["area_m2"] >= MMU).all() and len(patches) > 20
