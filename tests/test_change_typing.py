@@ -5,7 +5,9 @@ tampered / non-skops / untrusted files, and `rs train-change`."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -207,6 +209,12 @@ def test_refuses_tampered_and_invalid_files(saved: dict[str, bytes], tmp_path: P
         load_typing_model(path)
     _rewrite(tmp_path, b"not a zip file at all")
     with pytest.raises(AssetReadError, match="not a valid skops"):
+        load_typing_model(path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:  # a zip archive, but not skops
+        z.writestr("hello.txt", "hi")
+    _rewrite(tmp_path, buf.getvalue())
+    with pytest.raises(AssetReadError, match=r"not a valid skops.*schema\.json"):
         load_typing_model(path)
     (tmp_path / "typing.card.json").unlink()
     with pytest.raises(AssetReadError, match="card"):
