@@ -279,6 +279,8 @@ def test_cli_rasters_and_verified_layer(tmp_path: Path) -> None:
     _write_raster(tmp_path / "after.tif", scene.after, scene.transform, scene.crs)
     labels = scene.patches.copy()
     labels["verification"] = "confirmed"
+    # the field team rejected every pond (as if they were confusers): they become not_activity
+    labels.loc[labels["type"] == "water_engineering", "verification"] = "rejected"
     labels.loc[labels.index[:3], "verification"] = ""  # unverified: not used
     labels["note"] = ""
     labels.to_file(tmp_path / "labels.gpkg")
@@ -290,6 +292,10 @@ def test_cli_rasters_and_verified_layer(tmp_path: Path) -> None:
     assert "45 confirmed/rejected patches used" in res.output
     _, card = load_typing_model(tmp_path / "m.skops")
     assert card["training_data"]["rows"] == 45
+    per_type = card["training_data"]["per_type"]
+    assert "water_engineering" not in per_type
+    assert per_type["not_activity"] == int(
+        (labels["verification"] == "rejected").sum())
     assert card["cross_validation"]["accuracy"] >= 0.8
     # the features read from the files are those computed in memory
     from_files = _features(gpd.read_file(tmp_path / "labels.gpkg"), tmp_path / "before.tif",
