@@ -431,3 +431,26 @@ def test_geographic_grid__areas_in_square_metres(world: World) -> None:
     assert 100 < px < 110
     np.testing.assert_allclose(stats_["area_m2"] / stats_["n_pixels"], px, rtol=2e-3)
     assert (patches["area_m2"] >= MMU).all() and len(patches) > 20
+
+
+def test_coverage__uncovered_area_per_zone() -> None:
+    """The after date has no value over columns 250..260 of the split world: the core zone
+    (x 502 400..502 602) loses 10 of its ~20 columns over its 100 rows, the buffer none."""
+    from rs.change.detect import coverage_by_zone
+
+    w, zones = _split_world()
+    for v in w.after.values():
+        v[:, 250:260] = np.nan
+    cov = coverage_by_zone(w.before, w.after, T, CRS, zones, block_size=64)
+    row = cov.set_index("zone")
+    assert list(cov.columns) == [
+        "reserve",
+        "level",
+        "zone",
+        "area_m2",
+        "uncovered_m2",
+        "uncovered_fraction",
+    ]
+    assert row.loc["core", "uncovered_m2"] == pytest.approx(10 * 100 * PIX * PIX, rel=5e-3)
+    assert row.loc["buffer", "uncovered_m2"] == 0.0
+    assert row.loc["core", "uncovered_fraction"] == pytest.approx(1000 / (20.2 * 100), rel=5e-3)

@@ -45,6 +45,9 @@ The chain:
    of each index over the pixels whose centre lies in the part and their delta, and the
    centroid in lon/lat.
 
+Pixels where a date has no value for some band are never changed; :func:`coverage_by_zone`
+reports, per protected polygon, the area left unassessed that way.
+
 :func:`detect_changes` runs the whole chain.
 """
 
@@ -83,6 +86,7 @@ __all__ = [
     "change_patches",
     "clean_mask",
     "clip_to_protected",
+    "coverage_by_zone",
     "detect_block",
     "detect_changes",
     "features",
@@ -399,6 +403,51 @@ def clip_to_protected(
     df = pd.DataFrame(rows, columns=out_cols)
     out = gpd.GeoDataFrame(df, geometry=parts, crs=crs)
     out.insert(len(out_cols) - 1, "area_m2", _areas_m2(parts, crs))
+    return out
+
+
+def coverage_by_zone(
+    before: Composite,
+    after: Composite,
+    transform: Affine,
+    crs: Any,
+    protected: gpd.GeoDataFrame,
+    *,
+    block_size: int = 512,
+    columns: Sequence[str] = ("name", "level", "zone"),
+) -> pd.DataFrame:
+    """Per protected polygon, the area where change could not be assessed because a date
+    has no value for some band (no patch is ever reported there): one row per polygon with
+    its ``columns`` (``name`` as ``reserve``), ``area_m2``, ``uncovered_m2`` and
+    ``uncovered_fraction``. Block by block: the uncovered pixels are polygonised per block
+    and merged like the patches."""
+    crs = CRS.from_user_input(crs)
+    missing = [c for c in columns if c not in protected.columns]
+    if missing:
+        raise ValueError(f"protected polygons lack column(s) {missing}")
+    if protected.crs is None:
+        raise ValueError("protected polygons have no CRS")
+    prot = protected.to_crs(crs)
+    geoms = shapely.make_valid(np.asarray(prot.geometry.values, dtype=object))
+    pieces: dict[int, list[BaseGeometry]] = {1: []}
+    for win in block_windows(_shape(before), block_size):
+        r, c, nr, nc = win
+        rows, cols = slice(r, r + nr), slice(c, c + nc)
+        ok = np.ones((nr, nc), bool)
+        for comp in (before, after):
+            for v in _read(comp, rows, cols).values():
+                ok &= np.isfinite(v)
+        if not ok.all():
+            where = transform @ Affine.translation(c, r)
+            pieces[1].extend(class_polygons((~ok).astype(np.uint8), where, [1])[1])
+    holes = shapely.union_all(pieces[1]) if pieces[1] else shapely.Polygon()
+    uncovered = [shapely.intersection(g, holes) for g in geoms]
+    out = pd.DataFrame({("reserve" if c == "name" else c): prot[c].to_numpy() for c in columns})
+    out["area_m2"] = _areas_m2(list(geoms), crs)
+    out["uncovered_m2"] = [
+        float(_areas_m2([u], crs)[0]) if not u.is_empty else 0.0 for u in uncovered
+    ]
+    out["uncovered_fraction"] = out["uncovered_m2"] / out["area_m2"].where(out["area_m2"] > 0)
     return out
 
 
