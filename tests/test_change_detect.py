@@ -356,6 +356,10 @@ def test_protected__a_patch_across_a_boundary_keeps_both_parts_shares_and_zones(
     ndvi_roof = (roof["nir"] - roof["red"]) / (roof["nir"] + roof["red"])
     np.testing.assert_allclose(parts["ndvi_after"], ndvi_roof, atol=0.02)
     assert parts["n_pixels"].sum() == round(parts["patch_area_m2"].iloc[0] / PIX**2)
+    # the mean decision statistic of a changed part is far above the threshold
+    assert (parts["statistic_mean"] > 3 * det.model.threshold).all()
+    assert (parts["magnitude_mean"] > 0).all()
+    assert det.coverage is not None and (det.coverage["uncovered_m2"] == 0).all()
     # the centroid in lon/lat is the part's centroid transformed
     to_ll = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
     for g, lon, lat in zip(parts.geometry, parts["lon"], parts["lat"], strict=True):

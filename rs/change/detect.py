@@ -463,46 +463,50 @@ def _pixel_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int])
 
 
 def patch_statistics(
-    parts: gpd.GeoDataFrame, before: Composite, after: Composite, transform: Affine
+    parts: gpd.GeoDataFrame,
+    before: Composite,
+    after: Composite,
+    transform: Affine,
+    model: ChangeModel | None = None,
 ) -> gpd.GeoDataFrame:
     """``parts`` with, per row, ``{index}_before``, ``{index}_after`` and ``{index}_delta`` for
-    each of :data:`INDEX_NAMES` (means over the pixels whose centre lies in the geometry;
-    NaN where there is none or no valid one), ``n_pixels`` and the centroid ``lon``/``lat``
-    (EPSG:4326). Reads only each part's bounding window."""
+    each of :data:`INDEX_NAMES`, and with a ``model`` also ``magnitude_mean`` (change-vector
+    magnitude) and ``statistic_mean`` (the model's decision statistic): means over the pixels
+    whose centre lies in the geometry and that are valid on both dates (NaN where there is
+    none); ``n_pixels`` (pixel centres inside) and the centroid ``lon``/``lat`` (EPSG:4326).
+    Reads only each part's bounding window."""
     shape = _shape(before)
     out = parts.copy()
-    stats: dict[str, list[float]] = {
-        f"{k}_{s}": [] for k in INDEX_NAMES for s in ("before", "after", "delta")
-    }
+    names = [f"{k}_{s}" for k in INDEX_NAMES for s in ("before", "after", "delta")]
+    if model is not None:
+        names += ["magnitude_mean", "statistic_mean"]
+    stats: dict[str, list[float]] = {n: [] for n in names}
     npix: list[int] = []
+    nb = len(BANDS)
     for g in parts.geometry:
         r0, c0, nr, nc = _pixel_window(g, transform, shape)
-        inside = (
-            rasterize(
-                [(g, 1)],
-                out_shape=(nr, nc),
-                transform=transform @ Affine.translation(c0, r0),
-                fill=0,
-                dtype="uint8",
-            ).astype(bool)
-            if nr and nc
-            else np.zeros((0, 0), bool)
-        )
-        rows, cols = slice(r0, r0 + nr), slice(c0, c0 + nc)
-        ib = index_layers(_read(before, rows, cols)) if inside.any() else {}
-        ia = index_layers(_read(after, rows, cols)) if inside.any() else {}
+        inside = np.zeros((nr, nc), bool)
+        if nr and nc:
+            win_t = transform @ Affine.translation(c0, r0)
+            burnt = rasterize([(g, 1)], out_shape=(nr, nc), transform=win_t, fill=0, dtype="uint8")
+            inside = burnt.astype(bool)
         npix.append(int(inside.sum()))
-        for k in INDEX_NAMES:
-            if inside.any():
-                vb, va = ib[k][inside], ia[k][inside]
-                ok = np.isfinite(vb) & np.isfinite(va)
-                mb = float(vb[ok].mean()) if ok.any() else float("nan")
-                ma = float(va[ok].mean()) if ok.any() else float("nan")
-            else:
-                mb = ma = float("nan")
-            stats[f"{k}_before"].append(mb)
-            stats[f"{k}_after"].append(ma)
-            stats[f"{k}_delta"].append(ma - mb)
+        row = dict.fromkeys(names, float("nan"))
+        if inside.any():
+            rows, cols = slice(r0, r0 + nr), slice(c0, c0 + nc)
+            fb = features(_read(before, rows, cols))[inside]
+            fa = features(_read(after, rows, cols))[inside]
+            ok = np.isfinite(fb).all(axis=-1) & np.isfinite(fa).all(axis=-1)
+            if ok.any():
+                fb, fa = fb[ok], fa[ok]
+                for j, k in enumerate(INDEX_NAMES):
+                    mb, ma = float(fb[:, nb + j].mean()), float(fa[:, nb + j].mean())
+                    row[f"{k}_before"], row[f"{k}_after"], row[f"{k}_delta"] = mb, ma, ma - mb
+                if model is not None:
+                    row["magnitude_mean"] = float(model.magnitude(fb, fa).mean())
+                    row["statistic_mean"] = float(model.statistic(fb, fa).mean())
+        for n in names:
+            stats[n].append(row[n])
     for col, vals in stats.items():
         out[col] = np.asarray(vals, dtype=np.float64)
     out["n_pixels"] = np.asarray(npix, dtype=np.int64)
@@ -522,11 +526,13 @@ def patch_statistics(
 class Detection:
     """What :func:`detect_changes` returns: the fitted ``model``, the merged ``patches`` and
     the reported ``parts`` (clipped to the protected polygons when given, else one per patch
-    with ``share`` 1), with their statistics."""
+    with ``share`` 1), with their statistics, and with protected polygons their
+    ``coverage`` (:func:`coverage_by_zone`)."""
 
     model: ChangeModel
     patches: gpd.GeoDataFrame
     parts: gpd.GeoDataFrame
+    coverage: pd.DataFrame | None = None
 
 
 def detect_changes(
@@ -540,7 +546,7 @@ def detect_changes(
     block_size: int = 512,
 ) -> Detection:
     """The whole chain (module docstring): fit, blocks, patches >= MMU, clipping to
-    ``protected`` (if given) and per-part statistics."""
+    ``protected`` (if given, with its coverage) and per-part statistics."""
     model = fit_change(before, after, config)
     patches = change_patches(before, after, transform, crs, model=model, block_size=block_size)
     if protected is not None:
@@ -549,5 +555,8 @@ def detect_changes(
         parts = patches.rename(columns={"area_m2": "patch_area_m2"})
         parts["area_m2"] = parts["patch_area_m2"]
         parts["share"] = 1.0
-    parts = patch_statistics(parts, before, after, transform)
-    return Detection(model, patches, parts)
+    parts = patch_statistics(parts, before, after, transform, model)
+    coverage = None
+    if protected is not None:
+        coverage = coverage_by_zone(before, after, transform, crs, protected, block_size=block_size)
+    return Detection(model, patches, parts, coverage)
