@@ -93,21 +93,20 @@ def index_layers(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     an index can be neither found nor computed."""
     b = {k.lower(): np.asarray(v, dtype="float64") for k, v in bands.items()}
 
-    def nd(x: str, y: str) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (b[x] - b[y]) / (b[x] + b[y])
+    def index(name: str) -> np.ndarray:  # the one definition of each index: rs.indices
+        import xarray as xr
+
+        from rs import indices
+
+        ds = xr.Dataset({k: (("y", "x"), np.atleast_2d(b[k])) for k in formulas[name][0]})
+        value = np.asarray(getattr(indices, name)(ds).values, dtype="float64")
+        return value.reshape(b[formulas[name][0][0]].shape)
 
     formulas = {
-        "ndvi": (("nir", "red"), lambda: nd("nir", "red")),
-        "ndbi": (("swir16", "nir"), lambda: nd("swir16", "nir")),
-        "mndwi": (("green", "swir16"), lambda: nd("green", "swir16")),
-        "bsi": (
-            ("swir16", "red", "nir", "blue"),
-            lambda: _safe_div(
-                (b["swir16"] + b["red"]) - (b["nir"] + b["blue"]),
-                (b["swir16"] + b["red"]) + (b["nir"] + b["blue"]),
-            ),
-        ),
+        "ndvi": (("nir", "red"), lambda: index("ndvi")),
+        "ndbi": (("swir16", "nir"), lambda: index("ndbi")),
+        "mndwi": (("green", "swir16"), lambda: index("mndwi")),
+        "bsi": (("swir16", "red", "nir", "blue"), lambda: index("bsi")),
         "brightness": (_REFLECTANCE, lambda: np.mean([b[k] for k in _REFLECTANCE], axis=0)),
     }
     out: dict[str, np.ndarray] = {}
@@ -127,11 +126,6 @@ def index_layers(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
             f"{', '.join(sorted(b)) or '-'} (name the bands by their descriptions)"
         )
     return out
-
-
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return a / b
 
 
 def patch_features(
