@@ -22,7 +22,6 @@ loss) and spectral trajectories, painted on before/after index rasters.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import zipfile
@@ -276,35 +275,13 @@ def typing_card_markdown(card: dict[str, Any]) -> str:
 
 
 def save_typing_model(model: Pipeline, path: Path | str, card: dict[str, Any]) -> list[Path]:
-    """Write ``<stem>.skops``, ``<stem>.card.json`` and ``<stem>.card.md`` (atomically); the
-    card gets the model file's SHA-256, the skops version and the trusted types it needs.
-    Refuses (SpecError) a model holding a type outside :data:`TRUSTED_TYPES`."""
-    import skops
-    import skops.io as sio
+    """Write ``<stem>.skops``, ``<stem>.card.json`` and ``<stem>.card.md`` (atomically,
+    :func:`rs._skops.save_model`); refuses (SpecError) a model holding a type outside
+    :data:`TRUSTED_TYPES`."""
+    from rs import _skops
 
-    from rs.export._atomic import atomic_path
-
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix == ".skops" else path
-    target = stem.with_suffix(".skops")
-    data = sio.dumps(model)
-    found = sorted(sio.get_untrusted_types(data=data))
-    extra = [t for t in found if t not in TRUSTED_TYPES]
-    if extra:
-        raise SpecError(f"the model holds types rs does not trust: {', '.join(extra)}")
-    card = {**card, "file": {"name": target.name, "sha256": hashlib.sha256(data).hexdigest(),
-                             "format": "skops"},
-            "trusted_types": found}
-    card["versions"] = {**card.get("versions", {}), "skops": skops.__version__}
-    out = []
-    for p, content in ((target, data),
-                       (stem.with_suffix(".card.json"),
-                        json.dumps(card, indent=2, ensure_ascii=False).encode()),
-                       (stem.with_suffix(".card.md"), typing_card_markdown(card).encode())):
-        with atomic_path(p) as tmp:
-            tmp.write_bytes(content)
-        out.append(p)
-    return out
+    return _skops.save_model(model, path, card, trusted=TRUSTED_TYPES,
+                             markdown=typing_card_markdown)
 
 
 def load_typing_model(
@@ -314,7 +291,7 @@ def load_typing_model(
     against the card, only skops' defaults and ``trusted`` types). Refused with
     :class:`~rs.errors.AssetReadError`, nothing loaded: a file that is not skops, a card of
     another kind of model, a model without ``predict_proba``."""
-    from rs.stations.modelcard import load_model
+    from rs._skops import load_model
 
     try:
         model, card = load_model(path, trusted=trusted)

@@ -10,8 +10,6 @@ checks the checksum against the card and loads with the trusted types listed exp
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rs.errors import AssetReadError, SpecError
 from rs.stations.calibrate import CVResult, Features, Kind, training_rows
 
 if TYPE_CHECKING:
@@ -102,60 +99,20 @@ def model_card(
 
 def save_model(model: Pipeline, path: Path | str, card: dict[str, Any]) -> list[Path]:
     """Write ``<stem>.skops``, ``<stem>.card.json`` and ``<stem>.card.md`` (atomically);
-    the card gets the model file's SHA-256, skops version and trusted types."""
-    import skops
-    import skops.io as sio
+    the card gets the model file's SHA-256, skops version and trusted types (:mod:`rs._skops`)."""
+    from rs import _skops
 
-    from rs.export._atomic import atomic_path
-
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix == ".skops" else path
-    target = stem.with_suffix(".skops")
-    data = sio.dumps(model)
-    found = sorted(sio.get_untrusted_types(data=data))
-    extra = [t for t in found if t not in TRUSTED_TYPES]
-    if extra:
-        raise SpecError(f"the model holds types rs does not trust: {', '.join(extra)}")
-    card = {**card, "file": {"name": target.name, "sha256": hashlib.sha256(data).hexdigest(),
-                             "format": "skops"},
-            "trusted_types": found}
-    card["versions"] = {**card.get("versions", {}), "skops": skops.__version__}
-    out = []
-    for p, content in ((target, data),
-                       (stem.with_suffix(".card.json"),
-                        json.dumps(card, indent=2, ensure_ascii=False).encode()),
-                       (stem.with_suffix(".card.md"), card_markdown(card).encode())):
-        with atomic_path(p) as tmp:
-            tmp.write_bytes(content)
-        out.append(p)
-    return out
+    return _skops.save_model(model, path, card, trusted=TRUSTED_TYPES, markdown=card_markdown)
 
 
 def load_model(
     path: Path | str, *, trusted: Sequence[str] = TRUSTED_TYPES
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Load ``<stem>.skops`` and its card: the file must match the card's SHA-256 and hold no
-    type outside skops' defaults and ``trusted``."""
-    import skops.io as sio
+    type outside skops' defaults and ``trusted`` (:mod:`rs._skops`)."""
+    from rs import _skops
 
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix == ".skops" else path
-    target, card_path = stem.with_suffix(".skops"), stem.with_suffix(".card.json")
-    try:
-        data = target.read_bytes()
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise AssetReadError(f"cannot read model {target} or its card {card_path}: {e}") from e
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != card.get("file", {}).get("sha256"):
-        raise AssetReadError(f"{target} does not match its card {card_path.name} (SHA-256 "
-                             f"{digest[:12]}...): the file changed after it was saved")
-    found = sio.get_untrusted_types(data=data)
-    refused = sorted(set(found) - set(trusted))
-    if refused:
-        raise AssetReadError(f"{target} holds types that are not trusted: {', '.join(refused)}"
-                             " (refused; pass trusted=... only after reviewing them)")
-    return sio.loads(data, trusted=list(found)), card
+    return _skops.load_model(path, trusted=trusted)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
