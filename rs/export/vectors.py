@@ -23,7 +23,7 @@ from rs.export.raster import proj_fields
 from rs.export.stac_items import OutputAsset, file_asset
 from rs.export.tables import PARQUET_MEDIA_TYPE, table_columns
 
-__all__ = ["FIELD_TYPES", "GPKG_MEDIA_TYPE", "write_vector"]
+__all__ = ["FIELD_TYPES", "GPKG_MEDIA_TYPE", "typed_for_writing", "write_vector"]
 
 GPKG_MEDIA_TYPE = "application/geopackage+sqlite3"
 
@@ -107,6 +107,34 @@ def _check_geometry_type(gdf: gpd.GeoDataFrame, geometry_type: str | None) -> No
         raise ValueError(
             f"geometry_type is {geometry_type} but the frame holds {', '.join(sorted(found))}"
         )
+
+
+def typed_for_writing(
+    frame: gpd.GeoDataFrame, *, datetimes: bool = True
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """A copy of ``frame`` ready for :func:`write_vector` and its ``schema``, inferred from the
+    column dtypes: bool, int, float, datetime (tz-aware or naive UTC; written as text when
+    ``datetimes`` is False) and everything else as text ("" where missing)."""
+    import pandas as pd
+
+    out = frame.copy()
+    schema: dict[str, str] = {}
+    for c in out.columns:
+        if c == out.geometry.name:
+            continue
+        col = out[c]
+        if pd.api.types.is_bool_dtype(col):
+            schema[c] = "bool"
+        elif pd.api.types.is_integer_dtype(col):
+            schema[c] = "int"
+        elif pd.api.types.is_float_dtype(col):
+            schema[c] = "float"
+        elif datetimes and pd.api.types.is_datetime64_any_dtype(col):
+            schema[c] = "datetime"
+        else:
+            out[c] = col.astype("string").fillna("").astype(str)
+            schema[c] = "str"
+    return out, schema
 
 
 def write_vector(

@@ -106,7 +106,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.export.cog import CogWriter, GridSpec
     from rs.export.raster import RasterBand, raster_asset
     from rs.export.tables import write_table
-    from rs.export.vectors import write_vector
+    from rs.export.vectors import typed_for_writing, write_vector
     from rs.pipeline.planning import task_key
 
     spec: Ch4PlumesSpec = ctx.spec
@@ -125,12 +125,7 @@ def build(ctx: StepContext) -> StepSummary:
     plumes = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     plumes = gpd.GeoDataFrame(plumes, geometry="geometry", crs="EPSG:4326")
     plumes["plume_id"] = np.arange(1, len(plumes) + 1)
-    attrs = [c for c in plumes.columns if c != "geometry"]
-    for c in attrs:
-        if plumes[c].dtype == object or str(plumes[c].dtype).startswith(("datetime", "date")):
-            plumes[c] = plumes[c].astype(str)
-    schema = {c: ("int" if plumes[c].dtype.kind in "iu" else
-                  "float" if plumes[c].dtype.kind == "f" else "str") for c in attrs}
+    plumes, schema = typed_for_writing(plumes, datetimes=False)
     ctx.out.add(*write_vector(plumes, ctx.out.staging, f"{ctx.out.stem}_plumes", key="plumes",
                               layer="plumes", schema=schema, geometry_type="MultiPolygon"
                               if plumes.empty else None, title="CH4 plumes"))

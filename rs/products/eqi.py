@@ -224,7 +224,7 @@ def _publish(ctx: StepContext, table: pd.DataFrame, zones: gpd.GeoDataFrame, zon
     import pandas as pd
 
     from rs.export.tables import write_table
-    from rs.export.vectors import write_vector
+    from rs.export.vectors import typed_for_writing, write_vector
 
     table = table.copy()
     for col in table.columns:
@@ -234,7 +234,7 @@ def _publish(ctx: StepContext, table: pd.DataFrame, zones: gpd.GeoDataFrame, zon
                              title=title))
     frame = zones[[zone_id, "geometry"]].merge(table.reset_index(), on=zone_id, how="left")
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=zones.crs)
-    schema = {c: _field_type(frame[c]) for c in frame.columns if c != "geometry"}
+    frame, schema = typed_for_writing(frame)
     ctx.out.add(*write_vector(frame, ctx.out.staging, f"{ctx.out.stem}_{key}_zones",
                               key=f"{key}_zones", layer=f"{key}_zones", schema=schema,
                               title=title))
@@ -242,18 +242,6 @@ def _publish(ctx: StepContext, table: pd.DataFrame, zones: gpd.GeoDataFrame, zon
     summary = {str(z): (None if pd.isna(v) else float(v))
                for z, v in zip(table.index, table[value], strict=True)}
     return StepSummary(properties={f"rs:{value}": summary})
-
-
-def _field_type(col: Any) -> str:
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(col):
-        return "bool"
-    if pd.api.types.is_integer_dtype(col):
-        return "int"
-    if pd.api.types.is_float_dtype(col):
-        return "float"
-    return "str"
 
 
 class EqiChangeSpec(StepSpec):

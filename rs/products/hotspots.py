@@ -59,7 +59,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.errors import SpecError
     from rs.export.cog import CogWriter, GridSpec
     from rs.export.raster import RasterBand, raster_asset
-    from rs.export.vectors import write_vector
+    from rs.export.vectors import typed_for_writing, write_vector
 
     spec: HotspotsSpec = ctx.spec
     (up,) = ctx.upstream["field"]
@@ -93,8 +93,7 @@ def build(ctx: StepContext) -> StepSummary:
     table = hotspot_polygons(result, values)
     frame = gpd.GeoDataFrame(table.drop(columns="geometry"), geometry=list(table["geometry"]),
                              crs="EPSG:4326")
-    schema = {c: ("int" if frame[c].dtype.kind in "iu" else "float")
-              for c in frame.columns if c != "geometry"}
+    frame, schema = typed_for_writing(frame)
     ctx.out.add(*write_vector(frame, ctx.out.staging, f"{ctx.out.stem}_hotspots",
                               key="hotspots", layer="hotspots", schema=schema,
                               geometry_type="MultiPolygon" if len(frame) == 0 else None,

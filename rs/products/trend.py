@@ -162,7 +162,7 @@ def _zones(ctx: StepContext, spec: TrendSpec, paths: list[str], mid: object) -> 
     from rs.ecology.zonal import zonal_stats
     from rs.errors import SpecError
     from rs.export.tables import write_table
-    from rs.export.vectors import write_vector
+    from rs.export.vectors import typed_for_writing, write_vector
 
     assert spec.zones is not None
     zones = gpd.read_file(spec.zones)
@@ -180,21 +180,11 @@ def _zones(ctx: StepContext, spec: TrendSpec, paths: list[str], mid: object) -> 
     ctx.out.add(*write_table(table, ctx.out.staging, f"{ctx.out.stem}_trend_zones",
                              key="trend_zones", title=f"trend of the zone mean of {spec.layer}"))
     frame = zones[[spec.zone_id, "geometry"]].merge(table.reset_index(), on=spec.zone_id)
-    schema = {c: _field_type(frame[c]) for c in frame.columns if c != "geometry"}
-    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=zones.crs)
+    frame, schema = typed_for_writing(gpd.GeoDataFrame(frame, geometry="geometry",
+                                                       crs=zones.crs))
     ctx.out.add(*write_vector(frame, ctx.out.staging, f"{ctx.out.stem}_trend_zones_map",
                               key="trend_zones_map", layer="trend_zones", schema=schema,
                               title=f"trend of {spec.layer} per zone"))
-
-
-def _field_type(col: object) -> str:
-    import pandas as pd
-
-    if pd.api.types.is_integer_dtype(col):
-        return "int"
-    if pd.api.types.is_float_dtype(col):
-        return "float"
-    return "str"
 
 
 PRODUCT = ProductDef(kind="trend", spec=TrendSpec, needs=needs, build=build, outputs=outputs)

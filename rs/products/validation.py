@@ -148,7 +148,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.errors import SpecError
     from rs.export.stac_items import file_asset
     from rs.export.tables import write_table
-    from rs.export.vectors import write_vector
+    from rs.export.vectors import typed_for_writing, write_vector
     from rs.stations import MatchupParams, Raster, match, to_geodataframe, write_report
     from rs.stations.report import validation_report
 
@@ -176,10 +176,7 @@ def build(ctx: StepContext) -> StepSummary:
     )
     table = found.table.copy()
     gdf = to_geodataframe(table)
-    schema = {c: _field_type(gdf[c]) for c in gdf.columns if c != "geometry"}
-    for c, t in schema.items():
-        if t == "str":
-            gdf[c] = gdf[c].astype("string").fillna("").astype(str)
+    gdf, schema = typed_for_writing(gdf)
     ctx.out.add(*write_vector(gdf, ctx.out.staging, f"{ctx.out.stem}_matchups", key="matchups",
                               layer="matchups", schema=schema, geometry_type="Point",
                               title="satellite x station matchups"))
@@ -245,20 +242,6 @@ def _calibrate(ctx: StepContext, spec: ValidationSpec, table: Any) -> dict[str, 
     return {"kept": cal.keep,
             "cv_r2": {str(m): float(r2) for m, r2 in zip(pooled["model"], pooled["r2"],
                                                           strict=True)}}
-
-
-def _field_type(col: Any) -> str:
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(col):
-        return "bool"
-    if pd.api.types.is_integer_dtype(col):
-        return "int"
-    if pd.api.types.is_float_dtype(col):
-        return "float"
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return "datetime"
-    return "str"
 
 
 PRODUCT = ProductDef(kind="validation", spec=ValidationSpec, needs=needs, build=build,

@@ -55,7 +55,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.ecology.zonal import zonal_stats
     from rs.errors import SpecError
     from rs.export.tables import write_table
-    from rs.export.vectors import write_vector
+    from rs.export.vectors import typed_for_writing, write_vector
 
     spec: ZonalSpec = ctx.spec
     zones = gpd.read_file(spec.zones)
@@ -76,14 +76,7 @@ def build(ctx: StepContext) -> StepSummary:
                              title=f"zonal statistics of {spec.layer}"))
     frame = zones[[spec.zone_id, "geometry"]].merge(table.reset_index(), on=spec.zone_id)
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=zones.crs)
-    schema = {}
-    for c in frame.columns:
-        if c == "geometry":
-            continue
-        kind = frame[c].dtype.kind
-        schema[c] = "int" if kind in "iu" else "float" if kind == "f" else "str"
-        if schema[c] == "str":
-            frame[c] = frame[c].astype(str)
+    frame, schema = typed_for_writing(frame)
     ctx.out.add(*write_vector(frame, ctx.out.staging, f"{ctx.out.stem}_zonal_zones",
                               key="zonal_zones", layer="zonal_zones", schema=schema,
                               title=f"zones with the statistics of {spec.layer}"))
