@@ -87,7 +87,6 @@ def build(ctx: StepContext) -> StepSummary:
     import geopandas as gpd
     import pandas as pd
     from affine import Affine
-    from pyproj import CRS
 
     from rs.change import class_polygons, merge_patches
     from rs.errors import SpecError
@@ -95,47 +94,26 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.export.raster import RasterBand, raster_asset
     from rs.export.tables import write_table
     from rs.export.vectors import write_vector
-    from rs.load.outputs import raster_info
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
+    from rs.products._pairs import before_after, windows
 
     spec: DifferenceSpec = ctx.spec
-    (before,) = ctx.upstream["before"]
-    (after,) = ctx.upstream["after"]
-    pa, pb = before.asset(spec.layer), after.asset(spec.layer)
-    grid, n_bands = raster_info(pa)
-    if (grid, n_bands) != raster_info(pb):
+    pair = before_after(ctx, spec.layer)
+    before, after, grid = pair.before, pair.after, pair.grid
+    pa, pb = pair.before_path, pair.after_path
+    if spec.band > pair.bands:
         raise SpecError(
-            f"step {spec.id!r}: {spec.before} and {spec.after} are on different grids; give both "
-            "steps the same crs and resolution (and the same AOI)"
+            f"step {spec.id!r}: {spec.layer} has {pair.bands} band(s), not {spec.band}"
         )
-    if spec.band > n_bands:
-        raise SpecError(f"step {spec.id!r}: {spec.layer} has {n_bands} band(s), not {spec.band}")
-    if CRS.from_user_input(grid.crs).is_geographic:
-        raise SpecError(
-            f"step {spec.id!r}: {spec.layer} is on a geographic grid ({grid.crs}); areas in m² "
-            "need a projected crs for the upstream steps"
-        )
-    h, w = grid.shape
-    by, bx = ctx.runtime.block_shape(2, itemsize=8)
     tasks = []
-    for r in range(0, h, by):
-        for c in range(0, w, bx):
-            win = (r, c, min(by, h - r), min(bx, w - c))
-            key = task_key(
-                f"rs-{spec.id}",
-                str(pa),
-                str(pb),
-                before.run_key,
-                after.run_key,
-                win,
-                spec.band,
-                spec.threshold,
-            )
-            task = dask.delayed(_block, pure=True)(
-                str(pa), str(pb), spec.band, win, spec.threshold, dask_key_name=key
-            )
-            tasks.append(BlockTask(r, c, task))
+    for win in windows(grid.shape, ctx.runtime.block_shape(2, itemsize=8)):
+        key = task_key(f"rs-{spec.id}", str(pa), str(pb), before.run_key, after.run_key, win,
+                       spec.band, spec.threshold)
+        task = dask.delayed(_block, pure=True)(
+            str(pa), str(pb), spec.band, win, spec.threshold, dask_key_name=key
+        )
+        tasks.append(BlockTask(win[0], win[1], task))
     t = grid.transform
     pixel_area = abs(t.a * t.e - t.b * t.d)
     pieces: dict[int, list[Any]] = {k: [] for k in CHANGES}

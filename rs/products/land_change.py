@@ -73,41 +73,27 @@ def build(ctx: StepContext) -> StepSummary:
     import geopandas as gpd
     import pandas as pd
     from affine import Affine
-    from pyproj import CRS
 
     from rs.change import class_polygons, merge_patches
     from rs.coast.landchange import CHANGES, NODATA, ReclamationRule, shape_measures
-    from rs.errors import SpecError
     from rs.export.cog import CogWriter
     from rs.export.raster import RasterBand, raster_asset
     from rs.export.tables import write_table
     from rs.export.vectors import write_vector
-    from rs.load.outputs import raster_info
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
+    from rs.products._pairs import before_after, windows
 
     spec: LandChangeSpec = ctx.spec
-    (before,) = ctx.upstream["before"]
-    (after,) = ctx.upstream["after"]
-    pa, pb = before.asset(spec.layer), after.asset(spec.layer)
-    grid, _ = raster_info(pa)
-    if raster_info(pb)[0] != grid:
-        raise SpecError(
-            f"step {spec.id!r}: {spec.before} and {spec.after} are on different grids; give both "
-            "steps the same crs and resolution (and the same AOI)"
-        )
-    if CRS.from_user_input(grid.crs).is_geographic:
-        raise SpecError(f"step {spec.id!r}: areas need a projected grid, {pa} is in {grid.crs}")
-    h, w = grid.shape
-    by, bx = ctx.runtime.block_shape(2, itemsize=8)
+    pair = before_after(ctx, spec.layer)
+    before, after, grid = pair.before, pair.after, pair.grid
+    pa, pb = pair.before_path, pair.after_path
     tasks = []
-    for r in range(0, h, by):
-        for c in range(0, w, bx):
-            win = (r, c, min(by, h - r), min(bx, w - c))
-            key = task_key(f"rs-{spec.id}", str(pa), str(pb), before.run_key, after.run_key,
-                           win, spec.threshold)
-            tasks.append(BlockTask(r, c, dask.delayed(_block, pure=True)(
-                str(pa), str(pb), win, spec.threshold, dask_key_name=key)))
+    for win in windows(grid.shape, ctx.runtime.block_shape(2, itemsize=8)):
+        key = task_key(f"rs-{spec.id}", str(pa), str(pb), before.run_key, after.run_key,
+                       win, spec.threshold)
+        tasks.append(BlockTask(win[0], win[1], dask.delayed(_block, pure=True)(
+            str(pa), str(pb), win, spec.threshold, dask_key_name=key)))
     t = grid.transform
     pixel = abs(t.a)
     pixel_area = abs(t.a * t.e - t.b * t.d)

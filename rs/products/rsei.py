@@ -137,6 +137,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
     from rs.pipeline.summary import LayerStats
+    from rs.products._pairs import windows
 
     spec: RseiSpec = ctx.spec
     (up,) = ctx.upstream["composite"]
@@ -156,9 +157,7 @@ def build(ctx: StepContext) -> StepSummary:
     index = {b: names.index(b) + 1 for b in BANDS}
     grid, _ = raster_info(path)
     h, w = grid.shape
-    by, bx = ctx.runtime.block_shape(len(BANDS) + 4, itemsize=8)
-    windows = [(r, c, min(by, h - r), min(bx, w - c))
-               for r in range(0, h, by) for c in range(0, w, bx)]
+    wins = windows(grid.shape, ctx.runtime.block_shape(len(BANDS) + 4, itemsize=8))
     fraction = min(1.0, spec.sample_size / max(1, h * w))
     key = (path, up.run_key, spec.sensor, spec.water_threshold)
 
@@ -166,7 +165,7 @@ def build(ctx: StepContext) -> StepSummary:
         tasks = [dask.delayed(fn, pure=True)(
             path, index, win, spec.sensor, spec.water_threshold, *args,
             dask_key_name=task_key(f"rs-{spec.id}-{what}", *key, win, *map(repr, args)))
-            for win in windows]
+            for win in wins]
         out: list[Any] = [None] * len(tasks)
         for i, result in ctx.runtime.compute_each(tasks, f"{ctx.out.stem}: {what}"):
             out[i] = result
@@ -180,7 +179,7 @@ def build(ctx: StepContext) -> StepSummary:
     tasks = [BlockTask(win[0], win[1], dask.delayed(_block, pure=True)(
         path, index, win, spec.sensor, spec.water_threshold, model,
         dask_key_name=task_key(f"rs-{spec.id}-rsei", *key, win, repr(model))))
-        for win in windows]
+        for win in wins]
     bands = {
         "rsei": RasterBand("rsei", unit="1", description="RSEI (Xu 2013), 0 worst .. 1 best"),
         "rsei_class": RasterBand(

@@ -91,6 +91,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.load.outputs import raster_info
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
+    from rs.products._pairs import windows
 
     spec: TrendSpec = ctx.spec
     ups = sorted(ctx.upstream["series"], key=lambda u: u.period.start)
@@ -106,16 +107,12 @@ def build(ctx: StepContext) -> StepSummary:
                             for u in ups])
     t, units = trend_times(mid)
     t = t - t[0]
-    h, w = grid.shape
-    by, bx = ctx.runtime.block_shape(len(paths) * 2, itemsize=8)
     tasks = []
-    for r in range(0, h, by):
-        for c in range(0, w, bx):
-            win = (r, c, min(by, h - r), min(bx, w - c))
-            key = task_key(f"rs-{spec.id}", tuple(paths), tuple(u.run_key for u in ups), win,
-                           spec.alpha, spec.min_count)
-            tasks.append(BlockTask(r, c, dask.delayed(_block, pure=True)(
-                paths, win, t, spec.alpha, spec.min_count, dask_key_name=key)))
+    for win in windows(grid.shape, ctx.runtime.block_shape(len(paths) * 2, itemsize=8)):
+        key = task_key(f"rs-{spec.id}", tuple(paths), tuple(u.run_key for u in ups), win,
+                       spec.alpha, spec.min_count)
+        tasks.append(BlockTask(win[0], win[1], dask.delayed(_block, pure=True)(
+            paths, win, t, spec.alpha, spec.min_count, dask_key_name=key)))
     bands = [
         ("trend_slope", RasterBand("slope", unit=f"{spec.layer} {units}",
                                    description=f"Theil-Sen slope of {spec.layer}"), "float32",
