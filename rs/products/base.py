@@ -20,18 +20,37 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from rs._model import Strict
 
 if TYPE_CHECKING:
     from rs.pipeline.context import StepContext
 
-__all__ = ["GridMixin", "Needs", "ProductDef", "SourceNeed", "StepSpec", "StepSummary"]
+__all__ = [
+    "GridMixin",
+    "Needs",
+    "OneOutput",
+    "ProductDef",
+    "SourceNeed",
+    "StepSpec",
+    "StepSummary",
+]
 
 ReaderKind = Literal["optical", "swaths", "table"]
+
+
+def _one_output(ref: str) -> str:
+    if ref.endswith("@*"):
+        raise ValueError(f"{ref!r} names every period's output: name one ('step@<period>') or "
+                         "use 'step' (the same period as this step)")
+    return ref
+
+
+#: a reference to one earlier step's output: ``step`` or ``step@period``, not ``step@*``
+OneOutput = Annotated[str, AfterValidator(_one_output)]
 STEP_ID = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
 

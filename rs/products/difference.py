@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from rs.change.patches import NODATA
-from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
+from rs.products.base import Needs, OneOutput, ProductDef, StepSpec, StepSummary
 
 if TYPE_CHECKING:
     from rs.pipeline.blocks import BlockResult
@@ -38,19 +38,13 @@ class DifferenceSpec(StepSpec):
     """``after - before`` of ``layer`` (an output key of the upstream steps)."""
 
     kind: Literal["difference"]
-    before: str = Field(description="upstream output: 'step', 'step@period'")
-    after: str = Field(description="upstream output: 'step', 'step@period'")
+    before: OneOutput = Field(description="upstream output: 'step', 'step@period'")
+    after: OneOutput = Field(description="upstream output: 'step', 'step@period'")
     layer: str = Field(default="ndvi", description="output key of the upstream items to compare")
     band: int = Field(default=1, ge=1, description="band of that output (1-based)")
     threshold: float = Field(default=0.2, gt=0, description="|difference| counted as change")
     min_area_m2: float = Field(default=1000.0, ge=0, description="smallest patch kept")
 
-    @field_validator("before", "after")
-    @classmethod
-    def _one_output(cls, v: str) -> str:
-        if v.endswith("@*"):
-            raise ValueError(f"{v!r} names every period's output: name one, e.g. 'step@2022-H1'")
-        return v
 
 
 def needs(spec: DifferenceSpec) -> Needs:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
+from rs.products.base import Needs, OneOutput, ProductDef, StepSpec, StepSummary
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -49,9 +49,9 @@ class EqiSpec(StepSpec):
     zones: str = Field(description="polygons (counties, reserves) with an id column")
     zone_id: str = "id"
     landcover: str = Field(description="categorical land-cover raster (classes: config)")
-    vegetation: str = Field(description="upstream step whose layer is NDVI, e.g. 'composite'")
+    vegetation: OneOutput = Field(description="upstream step whose layer is NDVI, e.g. 'composite'")
     vegetation_layer: str = "ndvi"
-    change: str | None = Field(default=None, description="upstream 'difference' step")
+    change: OneOutput | None = Field(default=None, description="upstream 'difference' step")
     change_layer: str = "change_class"
     table: str | None = Field(default=None, description="CSV of table indicators per zone")
     config: str | None = Field(default=None, description="YAML overriding the method defaults")
@@ -250,8 +250,8 @@ class EqiChangeSpec(StepSpec):
     PATH_FIELDS = ("config",)
 
     kind: Literal["eqi-change"]
-    before: str
-    after: str
+    before: OneOutput
+    after: OneOutput
     config: str | None = None
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
-from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
+from rs.products.base import Needs, OneOutput, ProductDef, StepSpec, StepSummary
 
 if TYPE_CHECKING:
     from rs.pipeline.context import StepContext
@@ -31,7 +31,7 @@ class HotspotsSpec(StepSpec):
     """Gi* hotspots of ``layer`` of the ``field`` step (see the module)."""
 
     kind: Literal["hotspots"]
-    field: str = Field(description="upstream step with a lon/lat grid, e.g. 'no2'")
+    field: OneOutput = Field(description="upstream step with a lon/lat grid, e.g. 'no2'")
     layer: str = "mean"
     weights: Literal["queen", "rook", "distance"] = "queen"
     distance_km: float | None = Field(default=None, gt=0)

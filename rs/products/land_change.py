@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
+from rs.products.base import Needs, OneOutput, ProductDef, StepSpec, StepSummary
 
 if TYPE_CHECKING:
     from rs.pipeline.blocks import BlockResult
@@ -32,8 +32,8 @@ class LandChangeSpec(StepSpec):
     """Land gained and lost between two earlier steps' water index (see the module)."""
 
     kind: Literal["land-change"]
-    before: str = Field(description="upstream output: 'step' or 'step@period'")
-    after: str = Field(description="upstream output: 'step' or 'step@period'")
+    before: OneOutput = Field(description="upstream output: 'step' or 'step@period'")
+    after: OneOutput = Field(description="upstream output: 'step' or 'step@period'")
     layer: str = Field(default="mndwi", description="water index output of the upstream steps")
     threshold: float = Field(default=0.0, description="water where the index is above this")
     min_area_m2: float = Field(default=500.0, ge=0, description="smallest patch kept")
@@ -41,12 +41,6 @@ class LandChangeSpec(StepSpec):
     reclamation_min_compactness: float = Field(default=0.4, ge=0, le=1)
     reclamation_min_straightness: float = Field(default=0.6, ge=0, le=1)
 
-    @field_validator("before", "after")
-    @classmethod
-    def _one_output(cls, v: str) -> str:
-        if v.endswith("@*"):
-            raise ValueError(f"{v!r} names every period's output: name one, e.g. 'step@2022'")
-        return v
 
 
 def needs(spec: LandChangeSpec) -> Needs:

@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from rs.products.base import Needs, ProductDef, StepSpec, StepSummary
+from rs.products.base import Needs, OneOutput, ProductDef, StepSpec, StepSummary
 
 if TYPE_CHECKING:
     from rs.ecology.rsei import BlockSummary, RseiModel
@@ -40,7 +40,7 @@ class RseiSpec(StepSpec):
     PATH_FIELDS = ("zones",)
 
     kind: Literal["rsei"]
-    composite: str = Field(description="upstream composite: 'step' or 'step@period'")
+    composite: OneOutput = Field(description="upstream composite: 'step' or 'step@period'")
     layer: str = Field(default="composite", description="output key of the bands' COG")
     sensor: Literal["landsat-c2-l2", "sentinel-2-l2a"] = Field(
         default="landsat-c2-l2", description="tasseled-cap coefficients of this sensor"
@@ -51,12 +51,6 @@ class RseiSpec(StepSpec):
     zones: str | None = Field(default=None, description="polygons for class areas per zone")
     zone_id: str = "id"
 
-    @field_validator("composite")
-    @classmethod
-    def _one_output(cls, v: str) -> str:
-        if v.endswith("@*"):
-            raise ValueError(f"{v!r} names every period's output: name one, or use 'step'")
-        return v
 
 
 def needs(spec: RseiSpec) -> Needs:
