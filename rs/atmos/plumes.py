@@ -76,7 +76,6 @@ __all__ = [
     "ppb_to_kg_m2",
     "quad_areas_m2",
     "quantify_plumes",
-    "swath_anomaly",
     "swath_plumes",
 ]
 
@@ -263,14 +262,6 @@ def _time_image(swath: Swath) -> np.ndarray:
     if swath.scanline is not None and swath.ground_pixel is not None:
         out[swath.scanline, swath.ground_pixel] = swath.time.astype("datetime64[ms]")
     return out
-
-
-def swath_anomaly(swath: Swath, *, window_px: int = 31, exclude: np.ndarray | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(field, background) images of a (QA-filtered) swath: ``value`` on the scanline image
-    and its moving median over ``window_px`` pixels (``exclude``: pixels left out)."""
-    field = swath.image(swath.value)
-    return field, moving_median(field, window_px, exclude=exclude)
 
 
 def swath_plumes(

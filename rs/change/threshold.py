@@ -23,27 +23,9 @@ import numpy as np
 import scipy.linalg
 from scipy import stats
 
+from rs.otsu import otsu_threshold
+
 __all__ = ["IrMad", "fit_irmad", "otsu_threshold"]
-
-
-def otsu_threshold(values: np.ndarray, nbins: int = 256) -> float:
-    """Otsu's threshold of the finite ``values``: the bin-centre split of a ``nbins`` histogram
-    between their min and max maximising the between-class variance (as
-    ``skimage.filters.threshold_otsu``); a value is above the threshold when ``> threshold``.
-    NaN when there are fewer than two distinct finite values."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size < 2 or v.min() == v.max():
-        return float("nan")
-    hist, edges = np.histogram(v, bins=nbins)
-    centres = 0.5 * (edges[:-1] + edges[1:])
-    h = hist.astype(np.float64)
-    w0 = np.cumsum(h)
-    w1 = np.cumsum(h[::-1])[::-1]
-    m0 = np.cumsum(h * centres) / np.maximum(w0, 1e-300)
-    m1 = (np.cumsum((h * centres)[::-1]) / np.maximum(np.cumsum(h[::-1]), 1e-300))[::-1]
-    between = w0[:-1] * w1[1:] * (m0[:-1] - m1[1:]) ** 2
-    return float(centres[int(np.argmax(between))])
 
 
 @dataclass(frozen=True)

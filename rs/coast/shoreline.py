@@ -43,6 +43,7 @@ from skimage.measure import find_contours
 
 from rs.errors import SpecError
 from rs.indices import _normalised_difference, ndwi
+from rs.otsu import otsu_threshold
 
 __all__ = [
     "WATER_INDICES",
@@ -133,56 +134,6 @@ def water_index(bands: Mapping[str, np.ndarray], kind: str = "mndwi") -> np.ndar
     else:
         out = arrs["blue"] + 2.5 * g - 1.5 * (n + s1) - 0.25 * s2
     return out.astype(np.float32)
-
-
-def otsu_threshold(values: np.ndarray, nbins: int = 256, *, balanced: bool = False) -> float:
-    """Otsu's threshold (Otsu 1979) of the finite ``values`` (any shape): the split of their
-    ``nbins``-bin histogram that maximises the between-class variance, returned as the edge
-    between the two classes' bins. When several splits are equally good (empty bins between
-    two modes: a clean land/water histogram), the middle of the gap, not its lower end as
-    ``skimage.filters.threshold_otsu`` would. NaN when fewer than two distinct finite values.
-
-    ``balanced``: Otsu's split moves towards the smaller class when the classes are unequal in
-    size (a shoreline retreating through a fixed reference buffer shifts the land/water ratio
-    year by year, and the threshold with it). Like CoastSat, which samples equal numbers of sand
-    and water pixels, the histogram is then re-weighted so that both sides of the current split
-    weigh the same, and the split recomputed until it settles (at most 10 rounds)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size < 2 or v.min() == v.max():
-        return math.nan
-    hist, edges = np.histogram(v, bins=nbins)
-    centres = (edges[:-1] + edges[1:]) / 2
-    level = _otsu_split(hist.astype(np.float64), centres)
-    for _ in range(10 if balanced else 0):
-        low = centres < level
-        n_low, n_high = hist[low].sum(), hist[~low].sum()
-        if n_low == 0 or n_high == 0:
-            break
-        weighted = np.where(low, hist / n_low, hist / n_high)
-        new = _otsu_split(weighted, centres)
-        if new == level:
-            break
-        level = new
-    return level
-
-
-def _otsu_split(hist: np.ndarray, centres: np.ndarray) -> float:
-    """The Otsu split of a (possibly weighted) histogram, as in :func:`otsu_threshold`."""
-    total = hist.sum()
-    w1 = np.cumsum(hist)[:-1]  # class 1: bins 0..k
-    w2 = total - w1
-    s1 = np.cumsum(hist * centres)[:-1]
-    st = float((hist * centres).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        between = w1 * w2 * (s1 / w1 - (st - s1) / w2) ** 2
-    between = np.nan_to_num(between, nan=-1.0)
-    best = int(np.argmax(between))
-    flat = between >= between[best] * (1 - 1e-9)
-    last = best
-    while last + 1 < len(flat) and flat[last + 1]:
-        last += 1
-    return float((centres[best] + centres[last + 1]) / 2)
 
 
 def _affine(transform: Affine | Sequence[float]) -> Affine:
@@ -322,7 +273,7 @@ def shoreline_from_index(
         return _empty(index_name, crs, math.nan, masked, "the reference shoreline's buffer "
                       f"({reference_buffer_m:g}) does not reach the scene")
     if threshold == "otsu":
-        level = otsu_threshold(img[valid & region], balanced=True)
+        level = otsu_threshold(img[valid & region])
         if math.isnan(level):
             return _empty(index_name, crs, level, masked, "no land/water contrast among the "
                           "clear pixels near the reference shoreline (cloud or no coast in view)")

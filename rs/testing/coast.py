@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,6 @@ class CoastConfig:
     cloudy_coast: tuple[int, ...] = (5, 17, 29)
     overcast: tuple[int, ...] = (23,)
     noise: float = 0.005
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _ramp(t: np.ndarray) -> np.ndarray:
@@ -369,7 +368,7 @@ class CoastWorld:
             out / "slopes.csv", index=False
         )
         truth = {
-            "config": {k: v for k, v in asdict(cfg).items() if k not in ("grid", "extra")},
+            "config": {k: v for k, v in asdict(cfg).items() if k != "grid"},
             "crs": crs,
             "rates": {row.id: self.rate(row.s) for row in tr.itertuples()},
             "in_reclamation": {row.id: self.in_reclamation(row.s) for row in tr.itertuples()},
@@ -398,7 +397,7 @@ def generate_coast(root: Path | str, config: CoastConfig | None = None) -> Coast
     marker = root / "coast" / "truth.json"
     if marker.exists():
         stored = json.loads(marker.read_text(encoding="utf-8")).get("config")
-        current = {k: v for k, v in asdict(world.config).items() if k not in ("grid", "extra")}
+        current = {k: v for k, v in asdict(world.config).items() if k != "grid"}
         if stored == json.loads(json.dumps(current, default=str)):
             return world
     world.write(root)
