@@ -9,7 +9,7 @@ writing :func:`rs.export.tables.write_table` (atomic).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -88,18 +88,7 @@ def _number(text: str | None) -> float | None:
     default=None,
     help="Drop positions whose LRR residual is over k robust SDs (k x 1.4826 x MAD) off.",
 )
-def transect_stats(
-    positions_path: Path,
-    out: Path,
-    tides: Path | None,
-    slopes: str | None,
-    z_ref: float,
-    max_tide_gap: str,
-    drop_uncovered: bool,
-    confidence: float,
-    uncertainty: str | None,
-    outlier_k: float | None,
-) -> None:
+def transect_stats(positions_path: Path, out: Path, **options: Any) -> None:
     """DSAS shoreline change statistics per transect from a table of POSITIONS (CSV/Parquet).
 
     POSITIONS is wide (a date column and one column per transect, as CoastSat and ShoreShop
@@ -112,19 +101,7 @@ def transect_stats(
     from rs.errors import RsError
 
     try:
-        _run(
-            positions_path,
-            out,
-            tides=tides,
-            slopes=slopes,
-            z_ref=z_ref,
-            max_tide_gap=max_tide_gap,
-            drop_uncovered=drop_uncovered,
-            confidence=confidence,
-            uncertainty=uncertainty,
-            outlier_k=outlier_k,
-            console=_out,
-        )
+        _run(positions_path, out, console=_out, **options)
     except RsError as e:
         _fail(e)
 

@@ -30,6 +30,7 @@ __all__ = [
     "OnError",
     "SkippedScene",
     "check_assets",
+    "local_file",
     "local_path",
     "raise_or_report",
 ]
@@ -69,6 +70,17 @@ def local_path(href: str) -> Path | None:
     if len(parsed.scheme) <= 1:  # no scheme, or a Windows drive letter ("C:\\data\\x.tif")
         return Path(href)
     return None
+
+
+def local_file(ref_id: str, href: str) -> Path | SkippedScene:
+    """The local file of a swath or table input, or why it cannot be used (a row of the run
+    report): a remote href, or no file there."""
+    path = local_path(href)
+    if path is None:
+        return SkippedScene(ref_id, "file", REMOTE_FILES, href)
+    if not path.is_file():
+        return SkippedScene(ref_id, "file", "file not found", href)
+    return path
 
 
 def _gdal_path(href: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rs.errors import SourceError
-from rs.load._preflight import REMOTE_FILES, SkippedScene, local_path
+from rs.load._preflight import SkippedScene, local_file
 
 if TYPE_CHECKING:
     from rs.load.readers import InputRef
@@ -130,11 +130,9 @@ def _lookup(group: Any, name: str) -> bool:
 def check_swath(ref: InputRef, variables: Sequence[str]) -> SkippedScene | None:
     import h5netcdf
 
-    path = local_path(ref.href)
-    if path is None:
-        return SkippedScene(ref.id, "file", REMOTE_FILES, ref.href)
-    if not path.is_file():
-        return SkippedScene(ref.id, "file", "file not found", ref.href)
+    path = local_file(ref.id, ref.href)
+    if isinstance(path, SkippedScene):
+        return path
     try:
         with h5netcdf.File(path, "r") as f:
             missing = [v for v in variables if not _lookup(f, v)]

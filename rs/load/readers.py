@@ -36,11 +36,10 @@ from shapely.geometry.base import BaseGeometry
 
 from rs._geom import footprints_of
 from rs.load._preflight import (
-    REMOTE_FILES,
     OnError,
     SkippedScene,
     check_assets,
-    local_path,
+    local_file,
     raise_or_report,
 )
 from rs.load._swaths import (
@@ -245,11 +244,9 @@ def _table_columns(path: Path) -> list[str]:
 
 
 def _check_table(ref: InputRef, columns: Sequence[str]) -> SkippedScene | None:
-    path = local_path(ref.href)
-    if path is None:
-        return SkippedScene(ref.id, "file", REMOTE_FILES, ref.href)
-    if not path.is_file():
-        return SkippedScene(ref.id, "file", "file not found", ref.href)
+    path = local_file(ref.id, ref.href)
+    if isinstance(path, SkippedScene):
+        return path
     try:
         present = set(_table_columns(path))
     except (OSError, ValueError) as e:  # pandas / pyarrow parser errors are ValueErrors
