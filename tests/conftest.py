@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from rs.testing import World, WorldConfig, generate_world
+from tests._pipelines import run_rs
 
 SMALL = WorldConfig(width=128, height=128, n_dates=6, seed=7)
 
@@ -122,15 +122,6 @@ def rs_cli(rs_cache: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real ``rs`` command in a subprocess; returns the completed process."""
 
     def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        exe = Path(sys.executable).parent / "rs"
-        env = {**os.environ, "RS_CACHE_DIR": str(rs_cache), "COLUMNS": "200"}
-        return subprocess.run(
-            [str(exe), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
+        return run_rs(rs_cache, *args, timeout=timeout)
 
     return _run

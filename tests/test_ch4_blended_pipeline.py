@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,8 @@ import pytest
 import shapely
 import xarray as xr
 import yaml
+
+from tests._pipelines import run_spec
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "real" / "tropomi" / "ch4_blended"
@@ -26,12 +25,7 @@ def test_ch4_blended__grid_mean_equals_area_weighted_pixel_mean(tmp_path, rs_cac
     spec = yaml.safe_load((REPO / "pipelines" / "ch4_blended.yaml").read_text(encoding="utf-8"))
     spec["sources"]["blended"]["folder"] = str(DATA)
     spec["output"] = str(tmp_path / "out")
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    done = subprocess.run([str(Path(sys.executable).parent / "rs"), "run", str(path)],
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "RS_CACHE_DIR": str(rs_cache)})
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run_spec(spec, tmp_path / "s.yaml", rs_cache)
     (nc,) = (tmp_path / "out").glob("*_grid.nc")
     ds = xr.open_dataset(nc, engine="h5netcdf")
     mean, weight = ds["ch4_blended"].values, ds["ch4_blended_weight"].values

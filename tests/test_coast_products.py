@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from rs.testing.coast import CoastWorld, generate_coast
+from tests._pipelines import run_spec
 from tests.test_export_stac import stac_errors
 
 RES = 10.0
@@ -66,18 +67,9 @@ def _spec(root: Path, out: Path, **shore: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def run(coast: tuple[CoastWorld, Path], tmp_path_factory: pytest.TempPathFactory,
         rs_cache: Path) -> Path:
-    import subprocess
-    import sys
-
     _, root = coast
     work = tmp_path_factory.mktemp("coast-run")
-    spec = work / "coast.yaml"
-    spec.write_text(yaml.safe_dump(_spec(root, work / "out")), encoding="utf-8")
-    exe = Path(sys.executable).parent / "rs"
-    done = subprocess.run([str(exe), "run", str(spec)], capture_output=True, text=True,
-                          timeout=600, env={**__import__("os").environ,
-                                            "RS_CACHE_DIR": str(rs_cache)})
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_spec(_spec(root, work / "out"), work / "coast.yaml", rs_cache)
     return work / "out"
 
 

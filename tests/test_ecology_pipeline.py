@@ -8,9 +8,6 @@ coverage and truth are known (``county_coverage``, ``county_truth``).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ import rasterio
 import yaml
 
 from rs.testing.landsat import LandsatWorld, load_landsat_world
+from tests._pipelines import run_spec
 from tests.test_export_stac import stac_errors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,13 +34,7 @@ def ecology(tmp_path_factory: pytest.TempPathFactory, rs_cache: Path) -> tuple[P
         for key in ("zones", "landcover", "table"):
             if key in step:
                 step[key] = str((REPO / "pipelines" / step[key]).resolve())
-    path = work / "ecology.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "rs"), "run", str(path)], capture_output=True,
-        text=True, timeout=900, env={**os.environ, "RS_CACHE_DIR": str(rs_cache)},
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_spec(spec, work / "ecology.yaml", rs_cache)
     return work / "out", load_landsat_world(rs_cache / "landsat-world")
 
 

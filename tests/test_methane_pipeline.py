@@ -3,9 +3,6 @@ two sources of known rate (60 and 35 t/h) seen on four orbits under a known wind
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pandas as pd
 import yaml
 
 from rs.testing.ch4_demo import SOURCES
+from tests._pipelines import run_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,12 +19,7 @@ def _run(tmp: Path, rs_cache: Path, **step) -> Path:
     spec = yaml.safe_load((REPO / "pipelines" / "methane.yaml").read_text(encoding="utf-8"))
     spec["output"] = str(tmp / "out")
     spec["steps"][0].update(step)
-    path = tmp / "methane.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    done = subprocess.run([str(Path(sys.executable).parent / "rs"), "run", str(path)],
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "RS_CACHE_DIR": str(rs_cache)})
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_spec(spec, tmp / "methane.yaml", rs_cache)
     return tmp / "out"
 
 

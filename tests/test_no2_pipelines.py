@@ -5,9 +5,6 @@ a + b x column / 1e15 + noise with a = 6, b = 4.5 µg/m³)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +15,7 @@ import rasterio
 import yaml
 
 from rs.testing.no2_demo import generate_no2_demo
+from tests._pipelines import run_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,12 +29,7 @@ def _run(name: str, tmp: Path, rs_cache: Path, models_dir: Path | None = None) -
             step["zones"] = str((REPO / "pipelines" / step["zones"]).resolve())
         if models_dir is not None and "calibration" in step:
             step["calibration"]["models_dir"] = str(models_dir)
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    done = subprocess.run([str(Path(sys.executable).parent / "rs"), "run", str(path)],
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "RS_CACHE_DIR": str(rs_cache)})
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_spec(spec, tmp / f"{name}.yaml", rs_cache)
     return tmp / "out"
 
 
