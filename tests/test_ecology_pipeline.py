@@ -88,6 +88,10 @@ def test_zonal__county_means_equal_exact_coverage(ecology):
     out, world = ecology
     table = pd.read_csv(_one(out, "ecology_zonal_ndvi_gs2023-*_zonal.csv")).set_index("county_id")
     ndvi, off = _read(_one(out, "ecology_season_gs2023-*_ndvi.tif"))
+    # Landsat pixel edges sit at 15 m past multiples of 30 m: the composite is anchored there
+    season = json.loads(_one(out, "items/ecology-season-gs2023-*.json").read_text())
+    assert season["properties"]["rs:grid"] == (
+        "output grid on the source grid (anchor x=0.5, y=0.5 of a pixel)")
     coverage = world.county_coverage()  # exact shapely fractions on the world grid
     for cid, frac in coverage.items():
         f = _crop(frac, off, ndvi.shape)
