@@ -49,7 +49,7 @@ import shapely
 from scipy import stats as sps
 from shapely.geometry import LineString
 
-from bench.harness import machine_facts, markdown_table, write_section
+from bench.harness import machine_facts, markdown_table, publish
 from rs.coast.stats import decimal_years, transect_stats
 from rs.coast.tides import tide_levels, tide_shift
 from rs.coast.transects import Transects, cast_transects, intersect, intersect_frames
@@ -431,12 +431,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     if args.narrabeen is not None:
         parts.append(run_narrabeen(args.narrabeen, args.reps, args.slope, args.z_ref))
     text = "\n\n".join(parts) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
-    if not args.no_write:
-        write_section(args.results, SECTION, text)
-        print(f"[bench] wrote {args.results}", file=sys.stderr)
+    publish(text, SECTION, results=args.results, out=args.out, write=not args.no_write)
     return text
 
 

@@ -42,9 +42,9 @@ from bench.harness import (
     machine_facts,
     markdown_table,
     mib,
+    publish,
     python_cmd,
     run_measured,
-    write_section,
 )
 from rs.atmos import LonLatGrid, Swath, apply_qa, grid_orbit, read_swath
 from rs.testing.s5p import S5PConfig, generate_s5p
@@ -295,12 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_orbit:
         parts.append(run_orbit(args.work, args.res))
     text = "\n\n".join(parts) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
-    if not args.no_write:
-        write_section(args.results, SECTION, text)
-        print(f"[bench] wrote {args.results}", file=sys.stderr)
+    publish(text, SECTION, results=args.results, out=args.out, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -255,3 +255,15 @@ def write_section(path: Path, heading: str, section: str) -> None:
         rest = "" if end < 0 else text[end:]
         new = text[:start] + section.rstrip("\n") + "\n" + rest
     path.write_text(new, encoding="utf-8")
+
+
+def publish(text: str, heading: str, *, results: Path, out: Path | None = None,
+            write: bool = True) -> None:
+    """Print a benchmark's section, copy it to ``out`` if given, and replace its ``heading``
+    section of ``results`` (bench/RESULTS.md) unless ``write`` is False."""
+    print(text)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    if write:
+        write_section(results, heading, text)
+        print(f"[bench] wrote {results}", file=sys.stderr)

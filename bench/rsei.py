@@ -22,9 +22,9 @@ from bench.harness import (
     emit_result,
     machine_facts,
     markdown_table,
+    publish,
     run_measured,
     summarise,
-    write_section,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -128,10 +128,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench rsei") -> N
         f"Peak memory ratio 4× area / 1×: **{ratio:.2f}** (goal ≤ 1.20: "
         f"{'met' if ratio <= 1.2 else 'NOT met'}).",
     ])
-    print(text)
-    if not args.no_write:
-        write_section(args.results, SECTION, text)
-        print(f"[bench] wrote {args.results}", file=sys.stderr)
+    publish(text, SECTION, results=args.results, out=None, write=not args.no_write)
 
 
 if __name__ == "__main__":

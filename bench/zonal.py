@@ -54,9 +54,9 @@ from bench.harness import (
     machine_facts,
     markdown_table,
     mib,
+    publish,
     python_cmd,
     run_measured,
-    write_section,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -326,12 +326,7 @@ def main(argv: Sequence[str] | None = None) -> str:
               args.gdal_cache_mb)
           for layout in (["tiling", "scattered"] if args.layout == "both" else [args.layout])),
     ]) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
-    if not args.no_write:
-        write_section(args.results, SECTION, text)
-        print(f"[bench] wrote {args.results}", file=sys.stderr)
+    publish(text, SECTION, results=args.results, out=args.out, write=not args.no_write)
     return text
 
 
