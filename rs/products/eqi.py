@@ -15,11 +15,9 @@ Each polygon is read as one window of the grid (its bounding box), so memory gro
 largest polygon, not with the number of polygons. Pixels are weighted by the exact share of
 their area inside the polygon (a polygon smaller than a pixel still has its indicators).
 
-``eqi-change`` compares two ``eqi`` steps: ΔEQI and its change class per zone.
-
 Outputs: ``eqi`` (CSV/Parquet: indicator values and scores, dimension scores, EQI, class,
-reason) and ``eqi_zones`` (GeoPackage/GeoParquet: the zones with the same columns);
-``eqi_change`` and ``eqi_change_zones`` for the change.
+reason) and ``eqi_zones`` (GeoPackage/GeoParquet: the zones with the same columns).
+``eqi-change`` (:mod:`rs.products.eqi_change`) compares two ``eqi`` steps.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ if TYPE_CHECKING:
 
     from rs.pipeline.context import StepContext
 
-__all__ = ["CHANGE_PRODUCT", "PRODUCT", "EqiChangeSpec", "EqiSpec"]
+__all__ = ["PRODUCT", "EqiSpec", "config_of", "publish_zone_table"]
 
 
 class EqiSpec(StepSpec):
@@ -70,7 +68,8 @@ def _outputs(spec: EqiSpec) -> list[str]:
     return ["eqi.csv", "eqi.parquet", "eqi_zones.gpkg"]
 
 
-def _config(spec: EqiSpec) -> Any:
+def config_of(spec: Any) -> Any:
+    """The EQI configuration of a step: the method defaults, overridden by ``spec.config``."""
     import yaml
 
     from rs.ecology.eqi import eqi_config
@@ -158,7 +157,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.load.outputs import raster_info, read_window
 
     spec: EqiSpec = ctx.spec
-    config = _config(spec)
+    config = config_of(spec)
     (veg,) = ctx.upstream["vegetation"]
     ndvi_path = veg.asset(spec.vegetation_layer)
     grid, _ = raster_info(ndvi_path)
@@ -200,7 +199,7 @@ def build(ctx: StepContext) -> StepSummary:
     result = values.join(result)
     result.insert(0, "sensed_reason", sensed["sensed_reason"])
     result.index.name = spec.zone_id
-    return _publish(ctx, result, zones, spec.zone_id, "eqi", "EQI per zone")
+    return publish_zone_table(ctx, result, zones, spec.zone_id, "eqi", "EQI per zone")
 
 
 def _table(path: str, zone_id: str) -> pd.DataFrame:
@@ -218,7 +217,7 @@ def _table(path: str, zone_id: str) -> pd.DataFrame:
     return table.set_index(zone_id)
 
 
-def _publish(ctx: StepContext, table: pd.DataFrame, zones: gpd.GeoDataFrame, zone_id: str,
+def publish_zone_table(ctx: StepContext, table: pd.DataFrame, zones: gpd.GeoDataFrame, zone_id: str,
              key: str, title: str) -> StepSummary:
     import geopandas as gpd
     import pandas as pd
@@ -244,43 +243,4 @@ def _publish(ctx: StepContext, table: pd.DataFrame, zones: gpd.GeoDataFrame, zon
     return StepSummary(properties={f"rs:{value}": summary})
 
 
-class EqiChangeSpec(StepSpec):
-    """ΔEQI per zone between two ``eqi`` steps (``before``, ``after``)."""
-
-    PATH_FIELDS = ("config",)
-
-    kind: Literal["eqi-change"]
-    before: OneOutput
-    after: OneOutput
-    config: str | None = None
-
-
-def _change_needs(spec: EqiChangeSpec) -> Needs:
-    return Needs(upstream={"before": spec.before, "after": spec.after})
-
-
-def _change_build(ctx: StepContext) -> StepSummary:
-    import geopandas as gpd
-    import pandas as pd
-
-    from rs.ecology.eqi import eqi_change
-
-    spec: EqiChangeSpec = ctx.spec
-    config = _config(spec)  # type: ignore[arg-type]
-    (before,) = ctx.upstream["before"]
-    (after,) = ctx.upstream["after"]
-    a = pd.read_parquet(before.asset("eqi_parquet"))
-    b = pd.read_parquet(after.asset("eqi_parquet"))
-    zone_id = str(b.columns[0])
-    a, b = a.set_index(a.columns[0]), b.set_index(b.columns[0])
-    table = eqi_change(a, b, config)
-    table.index.name = zone_id
-    zones = gpd.read_parquet(after.asset("eqi_zones_parquet"))[[zone_id, "geometry"]]
-    return _publish(ctx, table, zones, zone_id, "eqi_change", "EQI change per zone")
-
-
 PRODUCT = ProductDef(kind="eqi", spec=EqiSpec, needs=_needs, build=build, outputs=_outputs)
-CHANGE_PRODUCT = ProductDef(
-    kind="eqi-change", spec=EqiChangeSpec, needs=_change_needs, build=_change_build,
-    outputs=lambda spec: ["eqi_change.csv", "eqi_change_zones.gpkg"],
-)
