@@ -34,7 +34,7 @@ import shlex
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ import shapely
 from scipy import stats as sps
 from shapely.geometry import LineString
 
-from bench.harness import machine_facts, markdown_table, publish
+from bench.harness import best_of, machine_facts, markdown_table, publish
 from rs.coast.stats import decimal_years, transect_stats
 from rs.coast.tides import tide_levels, tide_shift
 from rs.coast.transects import Transects, cast_transects, intersect, intersect_frames
@@ -59,13 +59,6 @@ COASTSAT = dict(band_m=25.0, min_chainage=-100.0, max_chainage=1000.0, min_point
                 max_std=15.0, max_range=30.0)
 
 
-def best_of(reps: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 # --- (a) speed -----------------------------------------------------------------------------------

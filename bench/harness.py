@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,3 +267,13 @@ def publish(text: str, heading: str, *, results: Path, out: Path | None = None,
     if write:
         write_section(results, heading, text)
         print(f"[bench] wrote {results}", file=sys.stderr)
+
+
+def best_of(reps: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """The best wall time of ``reps`` calls of ``fn`` and the last result."""
+    times, out = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out

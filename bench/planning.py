@@ -29,9 +29,8 @@ import datetime as dt
 import math
 import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.geom import Geometry
 from shapely.geometry import Polygon, mapping
 
-from bench.harness import machine_facts, markdown_table, write_section
+from bench.harness import best_of, machine_facts, markdown_table, write_section
 from rs.pipeline.planning import footprints_of, plan_blocks, task_key
 
 HERE = Path(__file__).resolve().parent
@@ -212,14 +211,6 @@ def wire_bytes(collections: Sequence[Any]) -> int:
     return sum(len(frame) for frame in dumps({"op": "update-graph", "expr_ser": ser}))
 
 
-def best_of(reps: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """The best wall time of ``reps`` calls and the last result."""
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from rs.errors import AssetReadError, SpecError
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["card_footer", "load_model", "save_model"]
 
 
 def _stem(path: Path | str) -> Path:
@@ -79,3 +79,16 @@ def load_model(path: Path | str, *, trusted: Sequence[str]) -> tuple[Any, dict[s
         raise AssetReadError(f"{target} holds types that are not trusted: {', '.join(refused)}"
                              " (refused; pass trusted=... only after reviewing them)")
     return sio.loads(data, trusted=list(found)), card
+
+
+def card_footer(card: dict[str, Any]) -> list[str]:
+    """The Markdown lines every model card ends with: versions, the file and its SHA-256, the
+    trusted types and when it was made."""
+    lines = ["## Versions", "", *(f"- {k}: {v}" for k, v in card.get("versions", {}).items())]
+    if "file" in card:
+        lines += ["", "## File", "", f"- {card['file']['name']} (skops), SHA-256 "
+                  f"`{card['file']['sha256']}`",
+                  f"- trusted types: {', '.join(card.get('trusted_types', [])) or '-'}"]
+    if "created" in card:
+        lines += [f"- created: {card['created']}"]
+    return lines

@@ -38,6 +38,7 @@ from affine import Affine
 from shapely import affinity
 from shapely.geometry import LineString, Polygon, box
 
+from rs._skops import card_footer
 from rs.change.features import FEATURES, INDICES, patch_features
 from rs.errors import AssetReadError, SpecError
 
@@ -264,14 +265,7 @@ def typing_card_markdown(card: dict[str, Any]) -> str:
                   "| type | precision | recall | F1 | n |", "|---|---|---|---|---|",
                   *(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | "
                     f"{v['support']} |" for k, v in cv["per_type"].items()), ""]
-    lines += ["## Versions", "", *(f"- {k}: {v}" for k, v in card.get("versions", {}).items())]
-    if "file" in card:
-        lines += ["", "## File", "", f"- {card['file']['name']} (skops), SHA-256 "
-                  f"`{card['file']['sha256']}`",
-                  f"- trusted types: {', '.join(card.get('trusted_types', [])) or '-'}"]
-    if "created" in card:
-        lines += [f"- created: {card['created']}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *card_footer(card)]) + "\n"
 
 
 def save_typing_model(model: Pipeline, path: Path | str, card: dict[str, Any]) -> list[Path]:

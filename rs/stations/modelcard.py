@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rs._skops import card_footer
 from rs.stations.calibrate import CVResult, Features, Kind, training_rows
 
 if TYPE_CHECKING:
@@ -145,14 +146,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     if "coefficients" in card:
         lines += ["## Coefficients", "", *(f"- {k}: {v:.6g}" for k, v in
                                            card["coefficients"].items()), ""]
-    lines += ["## Versions", "", *(f"- {k}: {v}" for k, v in card.get("versions", {}).items())]
-    if "file" in card:
-        lines += ["", "## File", "", f"- {card['file']['name']} (skops), SHA-256 "
-                  f"`{card['file']['sha256']}`",
-                  f"- trusted types: {', '.join(card.get('trusted_types', [])) or '-'}"]
-    if "created" in card:
-        lines += [f"- created: {card['created']}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *card_footer(card)]) + "\n"
 
 
 def _plain(v: Any) -> Any:
