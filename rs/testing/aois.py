@@ -22,6 +22,13 @@ from rs.testing._grid import DEFAULT_GRID, Grid
 
 __all__ = ["DemoAois", "demo_aois", "write_demo_aois"]
 
+#: the government level that designated each demo protected area
+_LEVEL = {
+    "Fushan Forest Ecological Red Line": "national",
+    "Laoshan Hills Ecological Red Line": "provincial",
+    "Qinhuai River Wetland Nature Reserve": "provincial",
+}
+
 _WOBBLE = (1.0, 0.92, 1.06, 0.97, 1.1, 0.9, 1.02, 1.08, 0.95, 0.88, 1.04, 0.98, 1.07, 0.93)
 
 
@@ -29,7 +36,8 @@ class DemoAois(NamedTuple):
     region: gpd.GeoDataFrame
     """The demo region (column ``name``)."""
     redlines: gpd.GeoDataFrame
-    """Ecological protection red lines and nature-reserve zones (``name``, ``zone``, ``kind``)."""
+    """Ecological protection red lines and nature-reserve zones (``name``, ``level``: the
+    approving government, ``national`` or ``provincial``; ``zone``; ``kind``)."""
 
 
 def _ring(grid: Grid, centre: tuple[float, float], radius: tuple[float, float]) -> np.ndarray:
@@ -71,6 +79,7 @@ def demo_aois() -> DemoAois:
     buffer = _ring(g, (0.80, 0.60), (0.09, 0.06))
     experimental = _ring(g, (0.80, 0.60), (0.13, 0.09))
     reserve = "Qinhuai River Wetland Nature Reserve"
+    # (name, zone, kind, polygon); the level of each protected area is in _LEVEL
     rows = [
         (
             "Fushan Forest Ecological Red Line",
@@ -91,6 +100,7 @@ def demo_aois() -> DemoAois:
     redlines = gpd.GeoDataFrame(
         {
             "name": [r[0] for r in rows],
+            "level": [_LEVEL[r[0]] for r in rows],
             "zone": [r[1] for r in rows],
             "kind": [r[2] for r in rows],
         },
