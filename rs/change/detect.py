@@ -64,13 +64,14 @@ import pandas as pd
 import shapely
 import xarray as xr
 from affine import Affine
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS, Transformer
 from rasterio.features import rasterize
 from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from rs.change.patches import class_polygons, merge_patches
 from rs.change.threshold import IrMad, fit_irmad, otsu_threshold
+from rs.change.zones import _areas_m2, clip_to_protected, uncovered_by_zone
 from rs.indices import bsi, mndwi, ndbi, ndvi
 
 __all__ = [
@@ -93,6 +94,8 @@ __all__ = [
     "fit_change",
     "index_layers",
     "patch_statistics",
+    "patches_from_pieces",
+    "uncovered_by_zone",
 ]
 
 #: the bands a composite must hold
@@ -313,14 +316,24 @@ def change_mask(
     return out
 
 
-def _areas_m2(geoms: Sequence[BaseGeometry], crs: CRS) -> np.ndarray:
-    if not len(geoms):
-        return np.zeros(0)
-    if crs.is_geographic:
-        geod = crs.get_geod() or Geod(ellps="WGS84")
-        return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms])
-    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return shapely.area(np.asarray(geoms, dtype=object)) * factor**2
+def patches_from_pieces(
+    pieces: Sequence[BaseGeometry], crs: Any, mmu_m2: float
+) -> gpd.GeoDataFrame:
+    """Merge per-block change polygons (:func:`rs.change.patches.class_polygons` of each
+    block) across block seams into patches: columns ``patch_id`` (0.., ordered by the lower-left
+    corner, so independent of the block size), ``area_m2`` and ``geometry`` (in ``crs``),
+    patches below ``mmu_m2`` m² dropped."""
+    crs = CRS.from_user_input(crs)
+    polys = [p for _, p in merge_patches({1: list(pieces)}, {1: "change"})]
+    areas = _areas_m2(polys, crs)
+    polys = [p for p, a in zip(polys, areas, strict=True) if a >= mmu_m2]
+    order = sorted(range(len(polys)), key=lambda i: (polys[i].bounds[1], polys[i].bounds[0]))
+    polys = [polys[i] for i in order]
+    return gpd.GeoDataFrame(
+        {"patch_id": np.arange(len(polys), dtype=np.int64), "area_m2": _areas_m2(polys, crs)},
+        geometry=polys,
+        crs=crs,
+    )
 
 
 def change_patches(
@@ -333,77 +346,16 @@ def change_patches(
     config: DetectConfig | None = None,
     block_size: int = 512,
 ) -> gpd.GeoDataFrame:
-    """Change patches of the grid, block by block: columns ``patch_id`` (0.., by position),
-    ``area_m2`` and ``geometry`` (in ``crs``), patches below ``config.mmu_m2`` dropped."""
-    crs = CRS.from_user_input(crs)
+    """Change patches of the grid, block by block (:func:`patches_from_pieces`), patches
+    below ``config.mmu_m2`` dropped."""
     model = model or fit_change(before, after, config)
-    pieces: dict[int, list[BaseGeometry]] = {1: []}
+    pieces: list[BaseGeometry] = []
     for win in block_windows(_shape(before), block_size):
         blk = detect_block(before, after, model, win)
         if blk.change.any():
             where = transform @ Affine.translation(win[1], win[0])
-            pieces[1].extend(class_polygons(blk.change.astype(np.uint8), where, [1])[1])
-    polys = [p for _, p in merge_patches(pieces, {1: "change"})]
-    areas = _areas_m2(polys, crs)
-    keep = areas >= model.config.mmu_m2
-    polys = [p for p, k in zip(polys, keep, strict=True) if k]
-    # a stable order (by the lower-left corner), independent of block size
-    order = sorted(range(len(polys)), key=lambda i: (polys[i].bounds[1], polys[i].bounds[0]))
-    polys = [polys[i] for i in order]
-    return gpd.GeoDataFrame(
-        {"patch_id": np.arange(len(polys), dtype=np.int64), "area_m2": _areas_m2(polys, crs)},
-        geometry=polys,
-        crs=crs,
-    )
-
-
-def clip_to_protected(
-    patches: gpd.GeoDataFrame,
-    protected: gpd.GeoDataFrame,
-    *,
-    columns: Sequence[str] = ("name", "level", "zone"),
-) -> gpd.GeoDataFrame:
-    """Parts of ``patches`` inside the ``protected`` polygons (reprojected to the patches'
-    CRS, repaired with ``make_valid``): one row per patch x polygon they share, with the
-    patch's ``patch_id`` and ``patch_area_m2``, the polygon's ``columns`` (``name`` becomes
-    ``reserve``), ``area_m2`` of the part and its ``share`` of the patch area. Parts outside
-    every polygon are not reported."""
-    missing = [c for c in columns if c not in protected.columns]
-    if missing:
-        raise ValueError(f"protected polygons lack column(s) {missing}")
-    if protected.crs is None:
-        raise ValueError("protected polygons have no CRS")
-    crs = CRS.from_user_input(patches.crs)
-    prot = protected.to_crs(crs)
-    geoms = shapely.make_valid(np.asarray(prot.geometry.values, dtype=object))
-    tree = shapely.STRtree(geoms)
-    rows: list[dict[str, Any]] = []
-    parts: list[BaseGeometry] = []
-    for patch in patches.itertuples(index=False):
-        g = patch.geometry
-        for j in tree.query(g, predicate="intersects"):
-            part = shapely.intersection(g, geoms[j])
-            part = shapely.union_all(
-                [p for p in shapely.get_parts(part) if p.geom_type in ("Polygon", "MultiPolygon")]
-            )
-            if part.is_empty or part.area <= 0:
-                continue
-            row = {"patch_id": patch.patch_id, "patch_area_m2": patch.area_m2}
-            for col in columns:
-                row["reserve" if col == "name" else col] = prot.iloc[int(j)][col]
-            row["share"] = part.area / g.area
-            rows.append(row)
-            parts.append(part)
-    out_cols = [
-        "patch_id",
-        "patch_area_m2",
-        *("reserve" if c == "name" else c for c in columns),
-        "share",
-    ]
-    df = pd.DataFrame(rows, columns=out_cols)
-    out = gpd.GeoDataFrame(df, geometry=parts, crs=crs)
-    out.insert(len(out_cols) - 1, "area_m2", _areas_m2(parts, crs))
-    return out
+            pieces.extend(class_polygons(blk.change.astype(np.uint8), where, [1])[1])
+    return patches_from_pieces(pieces, crs, model.config.mmu_m2)
 
 
 def coverage_by_zone(
@@ -417,19 +369,9 @@ def coverage_by_zone(
     columns: Sequence[str] = ("name", "level", "zone"),
 ) -> pd.DataFrame:
     """Per protected polygon, the area where change could not be assessed because a date
-    has no value for some band (no patch is ever reported there): one row per polygon with
-    its ``columns`` (``name`` as ``reserve``), ``area_m2``, ``uncovered_m2`` and
-    ``uncovered_fraction``. Block by block: the uncovered pixels are polygonised per block
-    and merged like the patches."""
-    crs = CRS.from_user_input(crs)
-    missing = [c for c in columns if c not in protected.columns]
-    if missing:
-        raise ValueError(f"protected polygons lack column(s) {missing}")
-    if protected.crs is None:
-        raise ValueError("protected polygons have no CRS")
-    prot = protected.to_crs(crs)
-    geoms = shapely.make_valid(np.asarray(prot.geometry.values, dtype=object))
-    pieces: dict[int, list[BaseGeometry]] = {1: []}
+    has no value for some band (no patch is ever reported there), block by block: see
+    :func:`uncovered_by_zone`."""
+    pieces: list[BaseGeometry] = []
     for win in block_windows(_shape(before), block_size):
         r, c, nr, nc = win
         rows, cols = slice(r, r + nr), slice(c, c + nc)
@@ -439,16 +381,8 @@ def coverage_by_zone(
                 ok &= np.isfinite(v)
         if not ok.all():
             where = transform @ Affine.translation(c, r)
-            pieces[1].extend(class_polygons((~ok).astype(np.uint8), where, [1])[1])
-    holes = shapely.union_all(pieces[1]) if pieces[1] else shapely.Polygon()
-    uncovered = [shapely.intersection(g, holes) for g in geoms]
-    out = pd.DataFrame({("reserve" if c == "name" else c): prot[c].to_numpy() for c in columns})
-    out["area_m2"] = _areas_m2(list(geoms), crs)
-    out["uncovered_m2"] = [
-        float(_areas_m2([u], crs)[0]) if not u.is_empty else 0.0 for u in uncovered
-    ]
-    out["uncovered_fraction"] = out["uncovered_m2"] / out["area_m2"].where(out["area_m2"] > 0)
-    return out
+            pieces.extend(class_polygons((~ok).astype(np.uint8), where, [1])[1])
+    return uncovered_by_zone(pieces, crs, protected, columns=columns)
 
 
 def _pixel_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int]) -> Window:

@@ -11,7 +11,7 @@ from rasterio.windows import Window
 
 from rs.export.raster import GridSpec
 
-__all__ = ["band_names", "raster_info", "read_window"]
+__all__ = ["RasterBandReader", "band_names", "band_readers", "raster_info", "read_window"]
 
 
 def raster_info(path: Path | str) -> tuple[GridSpec, int]:
@@ -37,3 +37,48 @@ def read_window(path: Path | str, window: tuple[int, int, int, int], band: int =
     if nodata is not None and not np.isnan(nodata):
         data[data == nodata] = np.nan
     return data
+
+
+class RasterBandReader:
+    """One band of a published raster as a lazy 2-D array: ``shape`` and ``[rows, cols]``
+    slicing read only what is asked (a window; a strided slice reads one row at a time), as
+    float32 with nodata as NaN. What the pure change modules take as a "composite" band, so
+    a step can hand them its upstream COGs without loading them."""
+
+    def __init__(self, path: Path | str, band: int = 1) -> None:
+        self.path = str(path)
+        self.band = band
+        with rasterio.open(self.path) as ds:
+            self.shape: tuple[int, int] = (ds.height, ds.width)
+            self.nodata = ds.nodatavals[band - 1]
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = key
+        r0, r1, rstep = rows.indices(self.shape[0])
+        c0, c1, cstep = cols.indices(self.shape[1])
+        if rstep < 1 or cstep < 1:
+            raise ValueError("only forward slices are supported")
+        with rasterio.open(self.path) as ds:
+            if rstep == 1:
+                data = ds.read(self.band, window=Window(c0, r0, c1 - c0, r1 - r0))[:, ::cstep]
+            else:
+                data = np.stack(
+                    [ds.read(self.band, window=Window(c0, r, c1 - c0, 1))[0, ::cstep]
+                     for r in range(r0, r1, rstep)]
+                ) if r1 > r0 else np.zeros((0, len(range(c0, c1, cstep))))
+        out = data.astype(np.float32)
+        if self.nodata is not None and not np.isnan(self.nodata):
+            out[data == self.nodata] = np.nan
+        return out
+
+
+def band_readers(
+    path: Path | str, names: list[str] | tuple[str, ...]
+) -> dict[str, RasterBandReader]:
+    """Lazy readers of the bands ``names`` (by description) of the raster at ``path``;
+    :class:`KeyError` naming the missing ones and the bands found."""
+    found = band_names(path)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise KeyError(f"{path} has no band(s) {missing} (bands: {found})")
+    return {n: RasterBandReader(path, found.index(n) + 1) for n in names}

@@ -17,6 +17,7 @@ from rs.products import (
     eqi_change,
     hotspots,
     land_change,
+    redline,
     rsei,
     s5p_grid,
     shorelines,
@@ -45,5 +46,6 @@ PRODUCTS: dict[str, ProductDef] = {
         hotspots.PRODUCT,
         ch4_plumes.PRODUCT,
         validation.PRODUCT,
+        redline.PRODUCT,
     )
 }
