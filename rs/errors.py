@@ -17,6 +17,7 @@ __all__ = [
     "OutputError",
     "RsError",
     "RsWarning",
+    "RunLockedError",
     "ServerError",
     "SourceError",
     "SourceUnavailableError",
@@ -82,6 +83,10 @@ class ClusterError(RsError):
     """The Dask scheduler given could not be reached, or a local cluster could not start."""
 
 
+class RunLockedError(RsError):
+    """Another run of a pipeline writing to the same output folder holds its lock."""
+
+
 #: Process exit codes used by the CLI. 1 is any other failure.
 EXIT_CODES: dict[type[RsError], int] = {
     SpecError: 2,
@@ -96,6 +101,7 @@ EXIT_CODES: dict[type[RsError], int] = {
     EmptyProductError: 2,
     ServerError: 6,
     ClusterError: 3,
+    RunLockedError: 7,
 }
 
 

@@ -34,6 +34,8 @@ from rs.pipeline.context import Outputs, Runtime, StepContext, Upstream
 from rs.pipeline.graph import StepRun, expand_runs, resolve_source
 from rs.pipeline.inputs import SourceSet
 from rs.pipeline.ledger import asset_paths, find_up_to_date, run_key
+from rs.pipeline.lock import run_lock
+from rs.pipeline.periods import describe_periods
 from rs.pipeline.progress import QuietReporter, Reporter
 from rs.pipeline.report import StepOutcome, write_report
 from rs.pipeline.spec import PipelineSpec
@@ -115,12 +117,33 @@ def run_pipeline(
     force: bool = False,
     dry_run: bool = False,
     reporter: Reporter | None = None,
+    spec_path: Path | None = None,
 ) -> RunResult:
     """Run ``spec``; raise an :class:`rs.errors.RsError` subclass on any user-facing failure.
 
     With ``dry_run`` nothing is computed or written: the result lists the inputs found per
     step and period and whether each step would run or is up to date.
+
+    A real run holds the output folder's lock (:class:`~rs.pipeline.lock.RunLock`) from
+    before its first search to after its report: a second run of the same output raises
+    :class:`~rs.errors.RunLockedError` and touches nothing. A lock left by a killed run is
+    taken over with a warning (recorded in the report, ``lock.stale``), and the staging folders
+    that run left are removed. ``spec_path`` is only recorded (in the lock file).
     """
+    if dry_run:
+        return _run_pipeline(spec, scheduler, force, dry_run, reporter, {})
+    with run_lock(check_writable(spec.output).resolve(), spec_path or spec.name) as lock:
+        return _run_pipeline(spec, scheduler, force, dry_run, reporter, {"lock": lock})
+
+
+def _run_pipeline(
+    spec: PipelineSpec,
+    scheduler: str | None,
+    force: bool,
+    dry_run: bool,
+    reporter: Reporter | None,
+    info: dict[str, Any],
+) -> RunResult:
     rep = reporter or QuietReporter()
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
@@ -149,7 +172,7 @@ def run_pipeline(
             if failed is not None:
                 failed.status = "failed"
             steps = [*outcomes, *([failed] if failed else [])]
-            _report(spec, out_dir, started, t0, timings, "failed", steps, error=e)
+            _report(spec, out_dir, started, t0, timings, "failed", steps, info, error=e)
         raise
     finally:
         rep.close()
@@ -161,7 +184,7 @@ def run_pipeline(
         status = "up-to-date"
     res = RunResult(status, out_dir, outcomes)
     if not dry_run:
-        res.report_path = _report(spec, out_dir, started, t0, timings, status, outcomes)
+        res.report_path = _report(spec, out_dir, started, t0, timings, status, outcomes, info)
     return res
 
 
@@ -173,6 +196,7 @@ def _report(
     timings: dict[str, float],
     status: str,
     outcomes: list[StepOutcome],
+    info: dict[str, Any],
     error: BaseException | None = None,
 ) -> Path | None:
     if not out_dir.is_dir():
@@ -185,6 +209,8 @@ def _report(
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "steps": [o.as_dict() for o in outcomes],
         "spec": spec.model_dump(mode="json"),
+        "periods": describe_periods(spec.all_periods()),
+        **info,
     }
     if error is not None:
         body["error"] = {
@@ -383,6 +409,7 @@ def _build(
                 "rs:step": run.step.id,
                 "rs:kind": run.kind,
                 "rs:period": run.period.name,
+                **({"rs:relative_period": rule} if (rule := run.period.rule()) else {}),
                 "rs:parameters": run.step.parameters(),
                 **({"rs:crs": crs} if crs else {}),
                 "rs:inputs": used,

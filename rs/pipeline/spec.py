@@ -20,6 +20,7 @@ sources) are resolved against the spec file's folder, so a spec runs the same fr
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -30,6 +31,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,7 +39,15 @@ from pydantic import (
 from rs._bbox import looks_like_bbox
 from rs._model import Strict
 from rs.errors import SpecError
-from rs.pipeline.periods import Period, PeriodRange, PeriodSeries, expand_period
+from rs.pipeline.periods import (
+    Period,
+    PeriodRange,
+    PeriodSeries,
+    RelativePeriod,
+    ResolvedPeriod,
+    expand_period,
+)
+from rs.pipeline.schedule import check_cron, now_utc
 from rs.products import PRODUCTS
 from rs.products.base import StepSpec
 
@@ -159,12 +169,19 @@ Source = Annotated[
 
 
 def _period_kind(v: Any) -> str:
-    has_every = ("every" in v) if isinstance(v, dict) else hasattr(v, "every")
-    return "series" if has_every else "range"
+    def has(key: str) -> bool:
+        return (key in v) if isinstance(v, dict) else hasattr(v, key)
+
+    if has("relative"):  # resolved: as a run report's spec holds it, with its dates
+        return "resolved" if has("start") else "relative"
+    return "series" if has("every") else "range"
 
 
 Periods = Annotated[
-    Annotated[PeriodRange, Tag("range")] | Annotated[PeriodSeries, Tag("series")],
+    Annotated[PeriodRange, Tag("range")]
+    | Annotated[PeriodSeries, Tag("series")]
+    | Annotated[RelativePeriod, Tag("relative")]
+    | Annotated[ResolvedPeriod, Tag("resolved")],
     Discriminator(_period_kind),
 ]
 
@@ -263,6 +280,24 @@ class PipelineSpec(Strict):
         "periods of 'step@*', or are skipped)",
     )
     dask: DaskSpec = Field(default_factory=DaskSpec)
+    schedule: str | None = Field(
+        default=None, description="cron expression (UTC) for `rs schedule`, e.g. '0 3 * * *'"
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        return None if v is None else check_cron(v)
+
+    @field_validator("periods")
+    @classmethod
+    def _resolve_relative(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Relative periods become dates as of the validation context's ``today``, else the
+        run's UTC day (``now_utc``: ``$RS_NOW`` or the clock)."""
+        if not any(isinstance(d, RelativePeriod) for d in v.values()):
+            return v
+        today = (info.context or {}).get("today") or now_utc().date()
+        return {n: d.resolve(today) if isinstance(d, RelativePeriod) else d for n, d in v.items()}
 
     @model_validator(mode="before")
     @classmethod
@@ -369,12 +404,15 @@ def _describe(e: ValidationError) -> str:
     return "; ".join(dict.fromkeys(lines))
 
 
-def parse_spec(data: Any, *, base: Path, origin: str = "spec") -> PipelineSpec:
-    """Validate a spec mapping; relative paths resolve against ``base``."""
+def parse_spec(
+    data: Any, *, base: Path, origin: str = "spec", today: dt.date | None = None
+) -> PipelineSpec:
+    """Validate a spec mapping; relative paths resolve against ``base``, relative periods
+    against ``today`` (default: the UTC day of :func:`~rs.pipeline.schedule.now_utc`)."""
     if not isinstance(data, dict):
         raise SpecError(f"{origin}: a pipeline spec must be a YAML mapping of keys to values")
     try:
-        spec = PipelineSpec.model_validate(data)
+        spec = PipelineSpec.model_validate(data, context={"today": today})
     except ValidationError as e:
         raise SpecError(f"{origin}: {_describe(e)}") from e
     return spec.resolved(base)
