@@ -13,7 +13,7 @@ import pystac
 from rs._cache import api_files_dir, cache_dir
 from rs.errors import SpecError
 from rs.pipeline.progress import Reporter
-from rs.pipeline.spec import StacSource
+from rs.pipeline.spec import SentinelHubSource, StacSource
 
 __all__ = [
     "ch4_demo_root",
@@ -22,7 +22,9 @@ __all__ = [
     "landsat_world_root",
     "no2_demo_folder",
     "open_source",
+    "redline_world_root",
     "resolve_modifier",
+    "sentinelhub_items",
 ]
 
 
@@ -49,6 +51,11 @@ def resolve_modifier(path: str | None) -> Callable[[pystac.Item], Any] | None:
 def demo_world_root() -> Path:
     """Folder of the cached synthetic demo world."""
     return cache_dir() / "demo-world"
+
+
+def redline_world_root() -> Path:
+    """Folder of the cached synthetic red-line world (rs.testing.redline_world)."""
+    return cache_dir() / "redline-world"
 
 
 def landsat_world_root() -> Path:
@@ -91,6 +98,12 @@ def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
         reporter.stage(f"demo world: {root}")
         generate_world(root)
         folder = root
+    elif source.embedded == "redline-demo":
+        from rs.testing.redline_world import generate_redline_world
+
+        folder = redline_world_root()
+        reporter.stage(f"demo red-line world: {folder}")
+        generate_redline_world(folder)
     elif source.embedded == "ecology-demo":
         from rs.testing.landsat import generate_landsat_world
 
@@ -110,3 +123,14 @@ def open_source(source: StacSource, reporter: Reporter) -> Iterator[str]:
         reporter.stage(f"embedded STAC API serving {folder} at {api.url}")
         yield api.url
 
+
+
+def sentinelhub_items(
+    source: SentinelHubSource, aoi: Any, start: Any, end: Any, reporter: Reporter
+) -> list[pystac.Item]:
+    """The scenes of a Sentinel Hub source over ``aoi`` from ``start`` to ``end``, fetched into
+    rs's cache as local STAC items (rs.sources.sentinelhub)."""
+    from rs.sources.sentinelhub import SentinelHubOptions, fetch_items
+
+    opts = SentinelHubOptions(**source.model_dump(exclude={"kind"}))
+    return fetch_items(opts, aoi, start, end, cache_dir(), reporter.stage)

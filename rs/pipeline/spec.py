@@ -64,14 +64,16 @@ __all__ = [
 _FILTER_OPS = {"lt", "lte", "gt", "gte", "eq", "neq", "in"}
 READER_OF_SOURCE = {"stac": "optical", "swaths": "swaths", "table": "table"}
 #: ``embedded`` names of the generated synthetic worlds (anything else is a folder)
-EMBEDDED_DEMOS = ("demo", "coast-demo", "ecology-demo")
+EMBEDDED_DEMOS = ("demo", "coast-demo", "ecology-demo", "redline-demo")
 
 
 class StacSource(Strict):
     """Optical scenes from a STAC API ``url`` or an ``embedded`` catalog served locally.
 
     ``embedded: demo`` serves the synthetic demo world, ``embedded: coast-demo`` the synthetic
-    coast and ``embedded: ecology-demo`` the synthetic Landsat world (generated on first use);
+    coast, ``embedded: ecology-demo`` the synthetic Landsat world and ``embedded: redline-demo``
+    the red-line world of planted human activity (rs.testing.redline_world), each generated on
+    first use;
     any other value is a folder of STAC item JSON files and/or GeoTIFFs served with
     ``rustac serve``.
     """
