@@ -15,6 +15,7 @@ from rich.markup import escape
 from rs import __version__
 from rs.cli_change import train_change
 from rs.cli_coast import transect_stats
+from rs.cli_schedule import schedule
 from rs.errors import RsError, RsWarning, exit_code_for
 
 __all__ = ["main"]
@@ -89,7 +90,12 @@ def run(
             spec = spec.model_copy(update={"output": output.expanduser().resolve()})
         reporter = QuietReporter() if quiet else RichReporter(_err)
         result = run_pipeline(
-            spec, scheduler=scheduler, force=force, dry_run=dry_run, reporter=reporter
+            spec,
+            scheduler=scheduler,
+            force=force,
+            dry_run=dry_run,
+            reporter=reporter,
+            spec_path=spec_path.resolve(),
         )
     except RsError as e:
         _fail(e)
@@ -141,6 +147,7 @@ def demo_world(path: Path | None) -> None:
 
 cli.add_command(transect_stats)
 cli.add_command(train_change)
+cli.add_command(schedule)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
