@@ -17,8 +17,14 @@ from rs.load import SkippedScene
 from rs.load.readers import InputRef, OpticalReader, SwathReader, TableReader
 from rs.pipeline.periods import Period
 from rs.pipeline.progress import Reporter
-from rs.pipeline.source import open_source, resolve_modifier
-from rs.pipeline.spec import PipelineSpec, StacSource, SwathSource, TableSource
+from rs.pipeline.source import open_source, resolve_modifier, sentinelhub_items
+from rs.pipeline.spec import (
+    PipelineSpec,
+    SentinelHubSource,
+    StacSource,
+    SwathSource,
+    TableSource,
+)
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -26,7 +32,12 @@ if TYPE_CHECKING:
 __all__ = ["SourceSet"]
 
 #: the reader of each source kind
-_READERS: dict[str, Any] = {"stac": OpticalReader, "swaths": SwathReader, "table": TableReader}
+_READERS: dict[str, Any] = {
+    "stac": OpticalReader,
+    "sentinelhub": OpticalReader,
+    "swaths": SwathReader,
+    "table": TableReader,
+}
 
 
 class SourceSet:
@@ -92,6 +103,9 @@ class SourceSet:
         if isinstance(src, StacSource):
             items = self._stac_items(self._url(name, src), src.collections, period, src)
             return [InputRef.from_item(i) for i in items]
+        if isinstance(src, SentinelHubSource):
+            found = sentinelhub_items(src, self.aoi, period.start, period.end, self.reporter)
+            return [InputRef.from_item(i) for i in found]
         if isinstance(src, SwathSource):
             if src.embedded is not None:
                 from rs.pipeline.source import ch4_demo_root, no2_demo_folder

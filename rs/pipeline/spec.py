@@ -54,6 +54,7 @@ from rs.products.base import StepSpec
 __all__ = [
     "DaskSpec",
     "PipelineSpec",
+    "SentinelHubSource",
     "StacSource",
     "SwathSource",
     "TableSource",
@@ -62,7 +63,12 @@ __all__ = [
 ]
 
 _FILTER_OPS = {"lt", "lte", "gt", "gte", "eq", "neq", "in"}
-READER_OF_SOURCE = {"stac": "optical", "swaths": "swaths", "table": "table"}
+READER_OF_SOURCE = {
+    "stac": "optical",
+    "sentinelhub": "optical",
+    "swaths": "swaths",
+    "table": "table",
+}
 #: ``embedded`` names of the generated synthetic worlds (anything else is a folder)
 EMBEDDED_DEMOS = ("demo", "coast-demo", "ecology-demo", "redline-demo")
 
@@ -146,6 +152,28 @@ class SwathSource(Strict):
         return self.url or (f"folder:{self.folder}" if self.folder else f"embedded:{self.embedded}")
 
 
+class SentinelHubSource(Strict):
+    """Sentinel-2 L2A scenes from Sentinel Hub (Catalog API search, Process API pixels), cached
+    as local GeoTIFFs (rs.sources.sentinelhub). Credentials never go in a spec: they come from
+    ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET`` or the sentinelhub config file (``config_profile``).
+    """
+
+    kind: Literal["sentinelhub"]
+    collection: Literal["sentinel-2-l2a"] = "sentinel-2-l2a"
+    base_url: str | None = Field(default=None, pattern=r"^https://", description="else config")
+    token_url: str | None = Field(default=None, pattern=r"^https://", description="else config")
+    config_profile: str | None = Field(default=None, min_length=1)
+    max_cloud_cover: float | None = Field(default=None, ge=0, le=100)
+    tile_size: int = Field(default=1000, ge=16, le=2496, description="10 m pixels per request")
+    retries: int = Field(default=4, ge=0)
+    retry_wait: float = Field(default=5.0, gt=0, description="seconds before the first retry")
+    timeout: float = Field(default=120.0, gt=0)
+    max_threads: int = Field(default=4, ge=1)
+
+    def label(self) -> str:
+        return f"sentinelhub:{self.collection}@{self.base_url or 'config'}"
+
+
 class TableSource(Strict):
     """A table (CSV or Parquet file), e.g. ground-station observations."""
 
@@ -164,6 +192,7 @@ def _source_kind(v: Any) -> str:
 
 Source = Annotated[
     Annotated[StacSource, Tag("stac")]
+    | Annotated[SentinelHubSource, Tag("sentinelhub")]
     | Annotated[SwathSource, Tag("swaths")]
     | Annotated[TableSource, Tag("table")],
     Discriminator(_source_kind),
