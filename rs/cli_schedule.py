@@ -199,4 +199,9 @@ def schedule(
             for t in times:
                 click.echo(f"  {t:%Y-%m-%dT%H:%M:%SZ}")
         return
-    _loop(jobs, max_runs)
+    try:
+        _loop(jobs, max_runs)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: the runs were stopped by _loop
+    finally:
+        _log("scheduler stopped")
