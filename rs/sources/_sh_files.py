@@ -33,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 __all__ = [
     "BANDS",
     "GRID_STEP",
+    "MARGIN",
     "SceneFiles",
     "ShBand",
     "Tile",
@@ -45,6 +46,9 @@ __all__ = [
 
 #: every tile edge lies on a multiple of this many metres (the 20 m pixel grid)
 GRID_STEP = 20
+#: metres fetched around the AOI, so resampling kernels at its edge (bilinear, cubic) read
+#: real neighbours rather than the edge of the files
+MARGIN = 60
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,14 @@ def _snap(v: float, up: bool) -> float:
 
 def plan_tiles(aoi_utm: BaseGeometry, epsg: int, tile_size: int) -> list[Tile]:
     """Tiles of at most about ``tile_size`` 10 m pixels a side covering ``aoi_utm`` (a shape in
-    UTM zone ``epsg``), split by sentinelhub's :class:`~sentinelhub.BBoxSplitter` and snapped
-    outwards onto the 20 m grid; in a stable order (north to south, west to east)."""
+    UTM zone ``epsg``) and :data:`MARGIN` around it, split by sentinelhub's
+    :class:`~sentinelhub.BBoxSplitter` and snapped outwards onto the 20 m grid; in a stable
+    order (north to south, west to east)."""
     from sentinelhub import CRS, BBoxSplitter
 
     size = max(GRID_STEP, (tile_size * 10 // GRID_STEP) * GRID_STEP)
-    splitter = BBoxSplitter([aoi_utm], CRS(epsg), split_size=size)
+    area = aoi_utm.buffer(MARGIN, join_style="mitre")
+    splitter = BBoxSplitter([area], CRS(epsg), split_size=size)
     tiles = {
         Tile(_snap(b.min_x, False), _snap(b.min_y, False), _snap(b.max_x, True),
              _snap(b.max_y, True))
