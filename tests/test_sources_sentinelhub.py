@@ -141,7 +141,9 @@ def test_sentinelhub_source__429_and_503_retried(
         assert 200 in answers[len(codes):], path
     # the catalog is paged (2 features a page for 6 scenes) and every page was read
     searches = [b for p, b in fake_sh.bodies if p == SEARCH_PATH]
-    assert [b.get("next") for b in searches] == [None, 2, 4]
+    assert [b.get("next") for b in searches][:3] == [None, 2, 4]
+    done, _ = sh_run
+    assert "rate limited (HTTP 429)" in done.stdout + done.stderr
 
 
 def test_sentinelhub_source__large_aoi_split_into_requests(
@@ -264,3 +266,15 @@ def _spec_dict(tmp_path: Path, source: dict[str, Any]) -> dict[str, Any]:
         "steps": [{"id": "c", "kind": "composite", "bands": ["red"]}],
         "output": str(tmp_path / "out"),
     }
+
+
+def test_sentinelhub_source__second_run_reads_the_cache(
+    fake_sh: FakeSentinelHub, sh_run: tuple[subprocess.CompletedProcess[str], Path],
+    rs_cache: Path,
+) -> None:
+    _, out = sh_run
+    before = fake_sh.hits.copy()
+    done = run_rs(rs_cache, "run", "--force", str(out.parent / "spec.yaml"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert fake_sh.hits[SEARCH_PATH] > before[SEARCH_PATH]  # the catalog is asked again
+    assert fake_sh.hits[PROCESS_PATH] == before[PROCESS_PATH]  # the pixels are not

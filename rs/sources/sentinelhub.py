@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pystac
 
-from rs.errors import SourceError, SourceUnavailableError
+from rs.errors import RsWarning, SourceError, SourceUnavailableError
 from rs.sources._sh_files import (
     BANDS,
     SceneFiles,
@@ -162,6 +163,30 @@ def _errors(config: SHConfig, what: str) -> Iterator[None]:
                 "network, or run again later"
             ) from e
         raise SourceError(f"Sentinel Hub {what} was refused: {e}") from e
+
+
+@contextlib.contextmanager
+def _rate_limits(what: str) -> Iterator[None]:
+    """sentinelhub-py's warning per HTTP 429 answer as one :class:`RsWarning` for ``what``
+    (other warnings pass through unchanged)."""
+    from sentinelhub.exceptions import SHRateLimitWarning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", SHRateLimitWarning)
+        yield
+    limited = 0
+    for w in seen:
+        if issubclass(w.category, SHRateLimitWarning):
+            limited += 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if limited:
+        warnings.warn(
+            f"Sentinel Hub {what}: rate limited (HTTP 429) {limited} time(s); rs waited as the "
+            "service asked and retried",
+            RsWarning,
+            stacklevel=3,
+        )
 
 
 def _collection(name: str, base_url: str) -> DataCollection:
@@ -326,7 +351,7 @@ def fetch_items(
     )
     collection = _collection(opts.collection, config.sh_base_url)
     stage(f"Sentinel Hub: searching {opts.collection} from {start} to {end}")
-    with _errors(config, "catalog search"):
+    with _errors(config, "catalog search"), _rate_limits("catalog search"):
         features = _search(config, client, collection, aoi, start, end, opts.max_cloud_cover)
     scenes = group_features(features)
     if not scenes:
@@ -347,7 +372,8 @@ def fetch_items(
         files = SceneFiles(folder, extent(tiles), epsg)
         done = False
         try:
-            with _errors(config, f"Process API request for scene {scene.id}"):
+            what = f"Process API requests for scene {scene.id}"
+            with _errors(config, what), _rate_limits(what):
                 _fetch_scene(config, client, collection, scene, tiles, epsg, files,
                              opts.max_threads)
             done = True
