@@ -81,9 +81,11 @@ def uncovered_by_zone(
     protected: gpd.GeoDataFrame,
     *,
     columns: Sequence[str] = ("name", "level", "zone"),
+    extent: BaseGeometry | None = None,
 ) -> pd.DataFrame:
     """Per protected polygon, the area of the unassessed ``pieces`` (per-block polygons of the
-    pixels where a date has no value, in ``crs``) inside it: one row per polygon with its
+    pixels where a date has no value, in ``crs``) inside it, plus, given the grid's
+    ``extent``, the part of the polygon outside the grid: one row per polygon with its
     ``columns`` (``name`` as ``reserve``), ``area_m2``, ``uncovered_m2`` and
     ``uncovered_fraction``."""
     crs = CRS.from_user_input(crs)
@@ -95,6 +97,8 @@ def uncovered_by_zone(
     prot = protected.to_crs(crs)
     geoms = shapely.make_valid(np.asarray(prot.geometry.values, dtype=object))
     holes = shapely.union_all(list(pieces)) if len(pieces) else shapely.Polygon()
+    if extent is not None:
+        holes = shapely.union(holes, shapely.difference(shapely.union_all(geoms), extent))
     uncovered = [shapely.intersection(g, holes) for g in geoms]
     out = pd.DataFrame({("reserve" if c == "name" else c): prot[c].to_numpy() for c in columns})
     out["area_m2"] = _areas_m2(list(geoms), crs)

@@ -133,6 +133,7 @@ def _protected(spec: RedlineSpec) -> gpd.GeoDataFrame:
 
 def build(ctx: StepContext) -> StepSummary:
     import dask
+    import shapely
     from affine import Affine
 
     from rs.change import class_polygons
@@ -184,7 +185,9 @@ def build(ctx: StepContext) -> StepSummary:
             hole_pieces.extend(polys[_NODATA])
     ctx.out.add(raster_asset("change", path, grid, [band], dtype="uint8", nodata=float(_NODATA)))
     patches = patches_from_pieces(change_pieces, grid.crs, spec.mmu_m2)
-    coverage = uncovered_by_zone(hole_pieces, grid.crs, protected)
+    h, w = grid.shape
+    extent = shapely.box(*(t @ (0, h)), *(t @ (w, 0)))
+    coverage = uncovered_by_zone(hole_pieces, grid.crs, protected, extent=extent)
     return _publish(ctx, spec, before, after, t, model, patches, protected, coverage,
                     changed_px=changed_px, valid_px=valid_px)
 
