@@ -10,8 +10,10 @@ world.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from shapely.geometry import box
 from rs.errors import EXIT_CODES, SourceError, SpecError
 from rs.pipeline.spec import SentinelHubSource, parse_spec
 from rs.sources._sh_files import GRID_STEP, MARGIN, plan_tiles
-from rs.sources.sentinelhub import SentinelHubOptions, group_features, sh_config
+from rs.sources.sentinelhub import SentinelHubOptions, fetch_items, group_features, sh_config
 from rs.testing import World
 from tests._fake_sentinelhub import (
     PROCESS_PATH,
@@ -175,6 +177,7 @@ def test_sentinelhub_source__secret_never_shown_or_stored(
 def test_sentinelhub_source__wrong_secret_names_what_to_set(
     fake_sh: FakeSentinelHub, small_world: World, rs_cache: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    sh_run: tuple[subprocess.CompletedProcess[str], Path],  # after it: the fake's log is shared
 ) -> None:
     wrong = "not-the-secret-0c4e"
     monkeypatch.setenv("SH_CLIENT_SECRET", wrong)
@@ -278,3 +281,16 @@ def test_sentinelhub_source__second_run_reads_the_cache(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert fake_sh.hits[SEARCH_PATH] > before[SEARCH_PATH]  # the catalog is asked again
     assert fake_sh.hits[PROCESS_PATH] == before[PROCESS_PATH]  # the pixels are not
+
+
+def test_fetch_items__secret_replaced_in_debug_logs(
+    fake_sh: FakeSentinelHub, small_world: World, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    sh_run: tuple[subprocess.CompletedProcess[str], Path],  # after it: the fake's log is shared
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    opts = SentinelHubOptions(base_url=fake_sh.url, token_url=fake_sh.token_url, retry_wait=0.05)
+    aoi = box(*(float(v) for v in world_bbox(small_world).split(",")))
+    assert fetch_items(opts, aoi, date(2030, 1, 1), date(2030, 1, 2), tmp_path) == []
+    assert "client_secret=***" in caplog.text  # requests-oauthlib logs the token request body
+    assert SECRET not in caplog.text

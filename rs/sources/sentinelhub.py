@@ -2,11 +2,11 @@
 
 :func:`fetch_items` does, through sentinelhub-py:
 
-1. **Credentials**: an ``SHConfig`` from ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET`` (they win) or
-   sentinelhub's config file (``config_profile``; with no profile and no file nothing is read
-   or written there), the base and token URLs from the options. One OAuth session (client
-   credentials) serves the catalog and the process requests. The secret goes to sentinelhub-py
-   only: rs never prints, logs or stores it, and its messages name the variables, not values.
+1. **Credentials** (``rs.sources._sh_config``): an ``SHConfig`` from ``SH_CLIENT_ID`` /
+   ``SH_CLIENT_SECRET`` or sentinelhub's config file (``config_profile``), the base and token
+   URLs from the options. One OAuth session (client credentials) serves the catalog and the
+   process requests. The secret goes to sentinelhub-py only: rs never prints, logs or stores
+   it, and its messages name the variables, not values.
 2. **Search**: ``SentinelHubCatalog.search`` over the AOI and dates (paged by the service's
    ``next``), optionally ``eo:cloud_cover <= max_cloud_cover``. Features less than
    :data:`SCENE_GAP` apart (the granules of one datatake) are one scene.
@@ -27,13 +27,10 @@ Sentinel-2 L2A item (Earth Search v1 asset keys).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -42,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pystac
 
-from rs.errors import RsWarning, SourceError, SourceUnavailableError
+from rs.errors import SourceError
+from rs.sources._sh_config import SentinelHubOptions, rate_limits, sh_config, sh_errors
 from rs.sources._sh_files import (
     BANDS,
     SceneFiles,
@@ -65,27 +63,6 @@ SCENE_GAP = timedelta(minutes=5)
 #: bump when the requests or files change, so cached scenes are fetched again
 _VERSION = "1"
 _KEEP = ("platform", "constellation", "instruments", "gsd")  # catalog properties kept
-_HINT = (
-    "set SH_CLIENT_ID and SH_CLIENT_SECRET to an OAuth client of your Sentinel Hub account, or "
-    "give the source a `config_profile` of sentinelhub's config file holding sh_client_id and "
-    "sh_client_secret"
-)
-
-
-@dataclass(frozen=True)
-class SentinelHubOptions:
-    """What a ``kind: sentinelhub`` source asks for (``rs.pipeline.spec.SentinelHubSource``)."""
-
-    collection: str = "sentinel-2-l2a"
-    base_url: str | None = None
-    token_url: str | None = None
-    config_profile: str | None = None
-    max_cloud_cover: float | None = None
-    tile_size: int = 1000
-    retries: int = 4
-    retry_wait: float = 5.0
-    timeout: float = 120.0
-    max_threads: int = 4
 
 
 @dataclass(frozen=True)
@@ -97,96 +74,6 @@ class Scene:
     end: datetime
     properties: dict[str, Any] = field(hash=False)
     footprint: dict[str, Any] | None = field(hash=False)
-
-
-def sh_config(opts: SentinelHubOptions) -> SHConfig:
-    """The sentinelhub-py configuration of ``opts``: credentials from the environment or the
-    config file, URLs, retries and timeout. Raises :class:`SourceError` naming what to set."""
-    from sentinelhub import SHConfig
-
-    location = SHConfig.get_config_location()
-    try:
-        if opts.config_profile is None and not os.path.exists(location):
-            env = {k: os.environ.get(v, "") for k, v in
-                   (("sh_client_id", "SH_CLIENT_ID"), ("sh_client_secret", "SH_CLIENT_SECRET"))}
-            config = SHConfig(use_defaults=True, **env)
-        else:
-            config = SHConfig(opts.config_profile)
-    except KeyError as e:
-        raise SourceError(
-            f"sentinelhub's config file {location} has no profile {opts.config_profile!r}: "
-            f"add it (`sentinelhub.config --profile NAME ...`) or {_HINT}"
-        ) from e
-    except (OSError, ValueError) as e:
-        raise SourceError(f"cannot read sentinelhub's config file {location}: {e}") from e
-    if opts.base_url:
-        config.sh_base_url = opts.base_url.rstrip("/")
-    if opts.token_url:
-        config.sh_token_url = opts.token_url
-    config.max_download_attempts = opts.retries + 1
-    config.max_retries = opts.retries + 1  # answers 429 in a row before giving up
-    config.download_sleep_time = opts.retry_wait
-    config.download_timeout_seconds = opts.timeout
-    if not (config.sh_client_id and config.sh_client_secret):
-        raise SourceError(f"no Sentinel Hub credentials found: {_HINT}")
-    return config
-
-
-@contextlib.contextmanager
-def _errors(config: SHConfig, what: str) -> Iterator[None]:
-    """sentinelhub-py's and oauthlib's exceptions as rs errors saying what to change."""
-    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-    from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException
-
-    try:
-        yield
-    except OAuth2Error as e:
-        raise SourceError(
-            f"Sentinel Hub refused to sign in at {config.sh_token_url} ({e.error}): {_HINT}"
-        ) from e
-    except OutOfRequestsException as e:
-        raise SourceUnavailableError(
-            f"Sentinel Hub {what}: still rate limited (HTTP 429) after {config.max_retries} "
-            "attempts; run again later or raise the source's `retries`"
-        ) from e
-    except DownloadFailedException as e:
-        response = getattr(e.request_exception, "response", None)
-        status = getattr(response, "status_code", None)
-        if status in (401, 403):
-            raise SourceError(
-                f"Sentinel Hub {what}: HTTP {status}, the credentials are not accepted: {_HINT}"
-            ) from e
-        if status is None or status >= 500:
-            raise SourceUnavailableError(
-                f"Sentinel Hub {what} failed after {config.max_download_attempts} attempts "
-                f"({str(e).strip().splitlines()[-1]}); check `base_url` / `token_url` and the "
-                "network, or run again later"
-            ) from e
-        raise SourceError(f"Sentinel Hub {what} was refused: {e}") from e
-
-
-@contextlib.contextmanager
-def _rate_limits(what: str) -> Iterator[None]:
-    """sentinelhub-py's warning per HTTP 429 answer as one :class:`RsWarning` for ``what``
-    (other warnings pass through unchanged)."""
-    from sentinelhub.exceptions import SHRateLimitWarning
-
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always", SHRateLimitWarning)
-        yield
-    limited = 0
-    for w in seen:
-        if issubclass(w.category, SHRateLimitWarning):
-            limited += 1
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if limited:
-        warnings.warn(
-            f"Sentinel Hub {what}: rate limited (HTTP 429) {limited} time(s); rs waited as the "
-            "service asked and retried",
-            RsWarning,
-            stacklevel=3,
-        )
 
 
 def _collection(name: str, base_url: str) -> DataCollection:
@@ -344,14 +231,14 @@ def fetch_items(
     from sentinelhub import SentinelHubDownloadClient, SentinelHubSession
 
     config = sh_config(opts)
-    with _errors(config, "sign-in"):
+    with sh_errors(config, "sign-in"):
         session = SentinelHubSession(config=config)
     client = SentinelHubDownloadClient(
         config=config, session=session, default_retry_time=opts.retry_wait
     )
     collection = _collection(opts.collection, config.sh_base_url)
     stage(f"Sentinel Hub: searching {opts.collection} from {start} to {end}")
-    with _errors(config, "catalog search"), _rate_limits("catalog search"):
+    with sh_errors(config, "catalog search"), rate_limits("catalog search"):
         features = _search(config, client, collection, aoi, start, end, opts.max_cloud_cover)
     scenes = group_features(features)
     if not scenes:
@@ -365,7 +252,7 @@ def fetch_items(
     for n, scene in enumerate(scenes, 1):
         folder = root / _safe(scene.id)
         path = folder / f"{_safe(scene.id)}.json"
-        if path.is_file():
+        if path.is_file() and all((folder / f"{b.key}.tif").is_file() for b in BANDS):
             items.append(pystac.Item.from_file(str(path)))
             continue
         stage(f"Sentinel Hub: scene {n}/{len(scenes)} {scene.id}, {2 * len(tiles)} requests")
@@ -373,7 +260,7 @@ def fetch_items(
         done = False
         try:
             what = f"Process API requests for scene {scene.id}"
-            with _errors(config, what), _rate_limits(what):
+            with sh_errors(config, what), rate_limits(what):
                 _fetch_scene(config, client, collection, scene, tiles, epsg, files,
                              opts.max_threads)
             done = True
