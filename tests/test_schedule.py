@@ -98,6 +98,7 @@ def test_rs_schedule__a_fire_runs_the_spec(small_world, write_spec, rs_cli) -> N
     out = spec.parent / "out"
     report = json.loads((out / "reports" / "t-latest.json").read_text())
     assert report["status"] == "done" and report["lock"]["spec"] == str(spec.resolve())
+    assert [s["reason"] for s in report["steps"]] == ["new: no output item yet"]
     assert (out / "items" / "t-composite-p-20210501-20220930.json").exists()
 
 

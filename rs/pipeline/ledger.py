@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["asset_paths", "find_up_to_date", "run_key"]
+__all__ = ["asset_paths", "build_reason", "find_up_to_date", "run_key"]
 
 
 def run_key(parameters: Mapping[str, Any], scene_ids: Iterable[str], version: str) -> str:
@@ -48,3 +48,41 @@ def find_up_to_date(out_dir: Path, item_id: str, key: str) -> dict[str, Any] | N
     if all(p.exists() for p in asset_paths(path, item).values()):
         return dict(item)
     return None
+
+
+def build_reason(
+    out_dir: Path,
+    item_id: str,
+    *,
+    parameters: Mapping[str, Any],
+    inputs: Iterable[str],
+    version: str,
+    force: bool,
+) -> str:
+    """Why a step x period that is not up to date is built, for the run report: forced, new (no
+    item yet), or what differs from the published item (rs version, parameters, the inputs the
+    catalogue offers, missing files; else an upstream output, the AOI, grid or period)."""
+    if force:
+        return "forced (--force)"
+    path = Path(out_dir) / "items" / f"{item_id}.json"
+    try:
+        item = json.loads(path.read_text(encoding="utf-8"))
+        props = item["properties"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "new: no output item yet"
+    changes = []
+    if props.get("rs:version") != version:
+        changes.append(f"rs version {props.get('rs:version')} -> {version}")
+    if props.get("rs:parameters") != json.loads(json.dumps(parameters, default=str)):
+        changes.append("parameters changed")
+    # everything the catalogue offered last time: used, or skipped with a reason
+    old = set(props.get("rs:inputs", [])) | {
+        r.get("scene") for r in props.get("rs:skipped", []) if isinstance(r, dict)
+    }
+    new = set(inputs)
+    if old != new:
+        changes.append(f"inputs changed: {len(new - old)} new, {len(old - new)} gone")
+    missing = [k for k, p in asset_paths(path, item).items() if not p.exists()]
+    if missing:
+        changes.append(f"{len(missing)} output file(s) missing")
+    return "changed: " + ("; ".join(changes) or "an upstream output, the AOI, grid or period")

@@ -32,7 +32,7 @@ class StepOutcome:
     period: str
     item_id: str
     status: str  # built, up-to-date, would-run, failed, empty, skipped
-    reason: str = ""  # why a step x period is empty or skipped
+    reason: str = ""  # why a step x period is built (new, changed, forced), empty or skipped
     run_key: str = ""
     scenes_found: int = 0
     scenes_used: list[str] = field(default_factory=list)

@@ -33,7 +33,7 @@ from rs.pipeline.cluster import dask_client, probe_scheduler
 from rs.pipeline.context import Outputs, Runtime, StepContext, Upstream
 from rs.pipeline.graph import StepRun, expand_runs, resolve_source
 from rs.pipeline.inputs import SourceSet
-from rs.pipeline.ledger import asset_paths, find_up_to_date, run_key
+from rs.pipeline.ledger import asset_paths, build_reason, find_up_to_date, run_key
 from rs.pipeline.lock import run_lock
 from rs.pipeline.periods import describe_periods
 from rs.pipeline.progress import QuietReporter, Reporter
@@ -331,6 +331,15 @@ def _step(state: _Run, run: StepRun) -> StepOutcome:
         outcome.scenes_skipped = list(props.get("rs:skipped", outcome.scenes_skipped))
         state.published[id(run)] = Upstream(step.id, period, done, item_path, outcome.run_key)
         return outcome
+    offered = [i for k in input_keys.values() for i, _ in k["found"]]
+    outcome.reason = build_reason(
+        state.out_dir,
+        item_id,
+        parameters=params,
+        inputs=offered,
+        version=__version__,
+        force=state.force,
+    )
     if state.dry_run:
         outcome.status = "would-run"
         stem = run.file_stem(spec.name)
