@@ -113,6 +113,11 @@ class FakeSentinelHub:
         with self._lock:
             self._script.setdefault(path, []).extend(statuses)
 
+    def clear_script(self) -> None:
+        """Forget the scripted answers not given yet."""
+        with self._lock:
+            self._script.clear()
+
     def __enter__(self) -> FakeSentinelHub:
         self._thread.start()
         return self

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import date
@@ -23,7 +24,7 @@ import rasterio
 import yaml
 from shapely.geometry import box
 
-from rs.errors import EXIT_CODES, SourceError, SpecError
+from rs.errors import EXIT_CODES, SourceError, SourceUnavailableError, SpecError
 from rs.pipeline.spec import SentinelHubSource, parse_spec
 from rs.sources._sh_files import GRID_STEP, MARGIN, plan_tiles
 from rs.sources.sentinelhub import SentinelHubOptions, fetch_items, group_features, sh_config
@@ -294,3 +295,25 @@ def test_fetch_items__secret_replaced_in_debug_logs(
     assert fetch_items(opts, aoi, date(2030, 1, 1), date(2030, 1, 2), tmp_path) == []
     assert "client_secret=***" in caplog.text  # requests-oauthlib logs the token request body
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [(SEARCH_PATH, 503, "catalog search failed after 2 attempts (HTTP 503)"),
+     (PROCESS_PATH, 429, "still rate limited (HTTP 429) after 2 attempts")],
+)
+def test_fetch_items__answers_that_stay_bad_are_source_unavailable(
+    fake_sh: FakeSentinelHub, small_world: World, tmp_path: Path, path: str, status: int,
+    message: str,
+    sh_run: tuple[subprocess.CompletedProcess[str], Path],  # after it: the fake's log is shared
+) -> None:
+    fake_sh.fail(path, *[status] * 60)
+    opts = SentinelHubOptions(base_url=fake_sh.url, token_url=fake_sh.token_url, retries=1,
+                              retry_wait=0.01, tile_size=TILE, max_threads=1)
+    aoi = box(*(float(v) for v in world_bbox(small_world).split(",")))
+    try:
+        with pytest.raises(SourceUnavailableError, match=re.escape(message)):
+            fetch_items(opts, aoi, date(2021, 5, 1), date(2021, 5, 1), tmp_path)
+    finally:
+        fake_sh.clear_script()
+    assert not list(tmp_path.rglob("*.json"))  # no item for a scene whose pixels did not come

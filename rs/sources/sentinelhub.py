@@ -139,14 +139,14 @@ function evaluatePixel(s) {{
 
 def _utm(aoi: BaseGeometry) -> tuple[int, BaseGeometry]:
     """The EPSG code of the AOI centroid's UTM zone and the AOI in it."""
+    import shapely
     from pyproj import Transformer
     from sentinelhub import CRS
-    from shapely.ops import transform
 
     c = aoi.centroid
     epsg = int(CRS.get_utm_from_wgs84(c.x, c.y).epsg)
     to_utm = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
-    return epsg, transform(to_utm.transform, aoi)
+    return epsg, shapely.transform(aoi, to_utm.transform, interleaved=False)
 
 
 def _search(
