@@ -3,14 +3,19 @@ and real fires running a small spec through ``rs run`` (the lock keeping runs ap
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from rs.errors import EXIT_CODES, RunLockedError, SpecError
-from rs.pipeline.lock import RunLock
+from rs.pipeline.lock import LOCK_NAME, RunLock
 from rs.pipeline.schedule import check_cron, next_fires
 from rs.testing import World
 
@@ -115,3 +120,36 @@ def test_rs_schedule__a_fire_while_the_output_is_locked_is_refused(
     assert f"t: run ended with exit {code} (RunLockedError)" in proc.stdout, proc.stdout
     assert "another rs run is writing to" in proc.stderr, "the run's own message, passed on"
     assert not (out / "reports").exists(), "the refused run wrote nothing"
+
+
+def test_rs_schedule__sigterm_stops_the_run_in_progress(
+    small_world, write_spec, rs_cache: Path
+) -> None:
+    spec = _spec(small_world, write_spec, schedule="* * * * * *")
+    exe = Path(sys.executable).parent / "rs"
+    proc = subprocess.Popen(
+        [str(exe), "schedule", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RS_CACHE_DIR": str(rs_cache)},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # until the first fire has started its run
+            lines.append(line)
+            if "t: started rs run" in line:
+                break
+        else:
+            err = proc.stderr.read() if proc.stderr else ""
+            pytest.fail(f"no fire: {''.join(lines)}{err}")
+        proc.send_signal(signal.SIGTERM)  # the scheduler only, as `systemctl stop` would first
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert "t: stopping its run" in out and "scheduler stopped" in out, out
+    assert not (spec.parent / "out" / LOCK_NAME).exists(), "the stopped run released its lock"
