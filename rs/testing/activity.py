@@ -7,8 +7,8 @@ of one activity type of :data:`rs.change.typing_model.TYPES` from ``start_date``
   rectangle, with concrete yards and a little bare ground; high visible and SWIR, low NDVI;
 - ``mining``: an irregular bright spoil heap (bare, high SWIR) around a dark wet pit;
 - ``road``: a long thin strip of fresh concrete or asphalt (2-4 pixels wide);
-- ``farmland_reclamation``: a large regular field of forest / grass turned to tilled soil whose
-  young crop greens up late in the season;
+- ``farmland_reclamation``: a large regular field of forest / grass turned to tilled soil with
+  a sparse young crop greening from August;
 - ``water_engineering``: a dug pond, reservoir or channel (land -> turbid water);
 - ``vegetation_loss``: an irregular clearing of forest to bare soil with sparse grass.
 
@@ -238,8 +238,9 @@ def _road(fp: Footprint, rng: np.random.Generator) -> np.ndarray:
 
 
 def _farmland(fp: Footprint, rng: np.random.Generator, doy: int) -> np.ndarray:
-    """Tilled soil with a young crop that greens up from early July (one late season)."""
-    g = 0.75 * float(double_logistic(doy, 190, 300, 8, 10))
+    """Tilled soil of a new field with a sparse young crop greening from August (its first
+    season: at most a third of the pixel green)."""
+    g = 0.35 * float(double_logistic(doy, 215, 330, 8, 10))
     n = int(fp.local.sum())
     soil = np.broadcast_to(_SPEC["tilled_soil"][:, None], (len(BANDS), n))
     row_g = np.clip(g * rng.normal(1.0, 0.1, n), 0, 1)

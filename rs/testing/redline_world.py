@@ -8,8 +8,12 @@ turn by type) and three outside every protected area; plus the confusers of
 :mod:`rs.testing.confusers` (phenology, thin cloud, water level), none overlapping another
 (at least :data:`GAP_M` apart). Event names say the design: ``<type>_<k>_<placement>``.
 
-:func:`redline_world_config` is the :class:`~rs.testing.WorldConfig` (31 dates from 2021-04-01
-to 2022-09-30: 10 in the before period, 11 in the after period of :data:`REDLINE_PERIODS`);
+:func:`redline_world_config` is the :class:`~rs.testing.WorldConfig` (61 dates from 2021-07-15
+to 2022-10-05, 10 in each period of :data:`REDLINE_PERIODS`, on the same days of the year). The
+periods are mid-July to September, when rice, the forest and the grass are near their peak: over
+April-September the wheat harvest and rice transplanting make a cropland pixel's median composite
+depend on which dates were clear (and on the sensor noise), and whole parcels then differ between
+the years by up to 0.3 in an index without any planted change;
 :func:`generate_redline_world` writes it; :func:`redline_truth` is the truth table with each
 row's actual ``placement`` and the ``protected`` areas it touches. The demo is ``seed=42``,
 ``layout_seed=0`` (``embedded: redline-demo``); train on other layout seeds.
@@ -53,9 +57,12 @@ __all__ = [
 
 #: the two periods the red-line product compares (inclusive); every event starts between them
 REDLINE_PERIODS: dict[str, tuple[date, date]] = {
-    "before": (date(2021, 4, 1), date(2021, 9, 30)),
-    "after": (date(2022, 4, 1), date(2022, 9, 30)),
+    "before": (date(2021, 7, 15), date(2021, 9, 20)),
+    "after": (date(2022, 7, 15), date(2022, 9, 20)),
 }
+#: the world's acquisitions: 61 dates evenly spaced (about 7.3 days apart) from the start of the
+#: before period, so that both periods hold 10 dates on the same days of the year
+_DATES = (date(2021, 7, 15), date(2022, 10, 5), 61)
 DEMO_SEED = 42
 DEMO_LAYOUT_SEED = 0
 #: patches per activity type, and their designed placements
@@ -63,7 +70,16 @@ PER_TYPE = 6
 _PLACEMENTS = ("inside", "inside", "boundary", "outside", "outside", "outside")
 #: minimum distance between any two planted patches (metres)
 GAP_M = 40.0
-_EVENT_WINDOW = (date(2021, 10, 15), date(2022, 3, 15))
+#: the before-state land cover of the k-th patch of each type (cycled)
+_BEFORE: dict[str, tuple[LandCover, ...]] = {
+    "construction": (LandCover.CROPLAND, LandCover.GRASSLAND),
+    "mining": (LandCover.FOREST, LandCover.GRASSLAND),
+    "road": (LandCover.GRASSLAND, LandCover.CROPLAND, LandCover.FOREST),
+    "farmland_reclamation": (LandCover.FOREST, LandCover.GRASSLAND),
+    "water_engineering": (LandCover.CROPLAND, LandCover.GRASSLAND),
+    "vegetation_loss": (LandCover.FOREST, LandCover.FOREST, LandCover.GRASSLAND),
+}
+_EVENT_WINDOW = (date(2021, 10, 1), date(2022, 6, 30))
 
 
 def _rect(rng: np.random.Generator, w: tuple[float, float], h: tuple[float, float],
@@ -250,8 +266,9 @@ def redline_events(
                 return _shape(a, i, lay.rng)
 
             g = lay.place(make, placement)
+            before = _BEFORE[activity][k % len(_BEFORE[activity])]
             events.append(HumanActivity(f"{activity}_{k}_{placement}", activity, _coords(g),
-                                        _start(lay.rng)))
+                                        _start(lay.rng), int(before)))
     for k in range(4):
         g = lay.place(lambda: _rect(lay.rng, (110, 200), (100, 170), 10),
                       "inside" if k == 0 else "outside")
@@ -267,13 +284,13 @@ def redline_events(
 def redline_world_config(
     seed: int = DEMO_SEED, layout_seed: int = DEMO_LAYOUT_SEED, cloudiness: float = 0.2
 ) -> WorldConfig:
-    """The red-line world: the default grid, 31 dates 2021-04-01..2022-09-30 (every ~18 days:
-    10 in the before period, 11 in the after period), :func:`redline_events` planted."""
+    """The red-line world: the default grid, 61 dates 2021-07-15..2022-10-05 (10 in each period
+    of :data:`REDLINE_PERIODS`, on the same days of the year), :func:`redline_events` planted."""
     return WorldConfig(
         seed=seed,
-        start_date=REDLINE_PERIODS["before"][0],
-        end_date=REDLINE_PERIODS["after"][1],
-        n_dates=31,
+        start_date=_DATES[0],
+        end_date=_DATES[1],
+        n_dates=_DATES[2],
         cloudiness=cloudiness,
         events=redline_events(DEFAULT_GRID, layout_seed, seed),
     )
