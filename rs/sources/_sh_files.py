@@ -141,7 +141,8 @@ class SceneFiles:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder, self.full = folder, full
         self.paths = {b.key: folder / f"{b.key}.tif" for b in BANDS}
-        self._tmp = {k: p.with_name(f".{p.name}.tmp") for k, p in self.paths.items()}
+        # per process: two runs fetching the same scene never write the same file
+        self._tmp = {k: p.with_name(f".{p.name}.{os.getpid()}.tmp") for k, p in self.paths.items()}
         self._ds = {
             b.key: rasterio.open(self._tmp[b.key], "w", **_profile(full, epsg, b)) for b in BANDS
         }
@@ -250,6 +251,6 @@ def save_item(item: pystac.Item, path: Path) -> None:
     """Write ``item`` to ``path`` atomically (the scene's files are complete once it exists)."""
     item.set_self_href(str(path))
     text = json.dumps(item.to_dict(include_self_link=False, transform_hrefs=False), indent=1)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
