@@ -7,8 +7,9 @@ certificate made by the ``openssl`` command (:func:`self_signed`); a test trusts
 - ``POST /oauth/token``: client credentials (form body); a wrong id or secret is a 401
   ``invalid_client`` as Sentinel Hub answers it;
 - ``POST /api/v1/catalog/1.0.0/search``: the world's scenes intersecting ``intersects`` /
-  ``bbox`` within ``datetime`` as STAC features (id, datetime, bbox, geometry,
-  ``eo:cloud_cover``, platform), ``page_size`` per page with ``context.next`` for the rest;
+  ``bbox`` within ``datetime`` (and ``filter`` ``eo:cloud_cover <= X``) as STAC features
+  (id, datetime, bbox, geometry, ``eo:cloud_cover``, platform), ``page_size`` per page with
+  ``context.next`` for the rest;
 - ``POST /api/v1/process``: a real GeoTIFF (uint16) of the bands the evalscript's ``input``
   lists (but ``dataMask``), read from the world's files for the scene in ``timeRange`` and cut
   to the request's bbox, CRS and width / height (nearest neighbour), 0 where there is none;
@@ -148,10 +149,18 @@ class FakeSentinelHub:
                 "application/json"
         area = shape(body["intersects"]) if "intersects" in body else box(*body["bbox"])
         start, end = (_when(s) for s in body["datetime"].split("/"))
+        max_cc = 100.0
+        if body.get("filter"):  # the one CQL2 text filter rs sends
+            m = re.fullmatch(r"eo:cloud_cover <= ([\d.]+)", body["filter"])
+            if m is None:
+                return 400, {"error": {"message": f"filter {body['filter']!r}"}}, \
+                    "application/json"
+            max_cc = float(m.group(1))
         found = []
         for it in self.items:
             assert it.datetime is not None
-            if start <= it.datetime <= end and shape(it.geometry).intersects(area):
+            if (start <= it.datetime <= end and shape(it.geometry).intersects(area)
+                    and it.properties["eo:cloud_cover"] <= max_cc):
                 found.append({
                     "type": "Feature", "stac_version": "1.0.0", "id": it.id,
                     "bbox": it.bbox, "geometry": it.geometry,

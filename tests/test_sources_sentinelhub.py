@@ -317,3 +317,19 @@ def test_fetch_items__answers_that_stay_bad_are_source_unavailable(
     finally:
         fake_sh.clear_script()
     assert not list(tmp_path.rglob("*.json"))  # no item for a scene whose pixels did not come
+
+
+def test_fetch_items__max_cloud_cover_filters_the_catalog_search(
+    fake_sh: FakeSentinelHub, small_world: World, tmp_path: Path,
+    sh_run: tuple[subprocess.CompletedProcess[str], Path],  # after it: the fake's log is shared
+) -> None:
+    clouds = sorted(small_world.cloud_cover(i) for i in range(small_world.n_dates))
+    limit = clouds[len(clouds) // 2]
+    opts = SentinelHubOptions(base_url=fake_sh.url, token_url=fake_sh.token_url,
+                              retry_wait=0.05, tile_size=TILE, max_cloud_cover=limit)
+    aoi = box(*(float(v) for v in world_bbox(small_world).split(",")))
+    items = fetch_items(opts, aoi, date(2021, 5, 1), date(2022, 9, 30), tmp_path)
+    assert len(items) == sum(c <= limit for c in clouds) < small_world.n_dates
+    assert all(i.properties["eo:cloud_cover"] <= limit for i in items)
+    assert [b for p, b in fake_sh.bodies if p == SEARCH_PATH][-1]["filter"] == (
+        f"eo:cloud_cover <= {limit}")
