@@ -125,7 +125,7 @@ def footprint(polygon: tuple[tuple[float, float], ...], grid: Grid) -> Footprint
     r1 = min(grid.height, int(np.ceil((grid.y0 - bottom) / grid.res)) + 1)
     if c1 <= c0 or r1 <= r0:
         return Footprint(slice(0, 0), slice(0, 0), np.zeros((0, 0), bool))
-    tr = grid.transform() * Affine.translation(c0, r0)
+    tr = grid.transform() @ Affine.translation(c0, r0)
     local = features.rasterize(
         [geom], out_shape=(r1 - r0, c1 - c0), transform=tr, fill=0, default_value=1, dtype="uint8"
     ).astype(bool)
