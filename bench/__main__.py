@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench.gridding import main as gridding_main
 
         return gridding_main(rest[1:])
+    if rest[:1] == ["redline"]:  # issue 7: bench/redline.py, red-line throughput (own section)
+        from bench.redline import main as redline_main
+
+        return redline_main(rest[1:])
     if rest[:1] == ["coast"]:  # benchmark 3: bench/coast.py (its own RESULTS.md section)
         from bench.coast import main as coast_main
 
