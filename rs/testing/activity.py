@@ -319,7 +319,9 @@ class HumanActivity:
             v = _water(fp, rng)
         else:
             v = _vegetation_loss(fp, rng, doy)
+        # within-patch texture (3 %) times a brightness of the whole patch (materials, moisture)
         texture = name_rng(self.name, 1).normal(1.0, 0.03, v.shape[1])
+        texture *= name_rng(self.name, 2).uniform(0.93, 1.07)
         return (v * texture).astype(np.float32)
 
     def apply(self, state: SceneState, grid: Grid) -> SceneState:
