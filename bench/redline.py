@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,7 @@ def child_rs(before: Path, after: Path, block: int) -> None:
     emit_result({"work_s": t_end - t0, "fit_s": t_fit, "blocks_s": t_block, "polygons_s": t_poly,
                  "merge_s": t_end - t3, "changed_px": changed, "valid_px": valid,
                  "pieces": len(change_pieces), "patches": len(patches),
-                 "threshold": float(model.threshold)})
+                 "threshold": float(model.threshold), "load_avg": os.getloadavg()})
 
 
 def child_bare(before: Path, after: Path, block: int) -> None:
@@ -179,7 +180,8 @@ def child_bare(before: Path, after: Path, block: int) -> None:
                 d = (na - ra) / (na + ra) - (nb - rb) / (nb + rb)
                 changed += int((np.abs(d) > BARE_THRESHOLD).sum())
             valid += int(np.isfinite(d).sum())
-    emit_result({"work_s": time.perf_counter() - t0, "changed_px": changed, "valid_px": valid})
+    emit_result({"work_s": time.perf_counter() - t0, "changed_px": changed, "valid_px": valid,
+                 "load_avg": os.getloadavg()})
 
 
 def _measure(kind: str, before: Path, after: Path, block: int, reps: int) -> Any:
@@ -245,6 +247,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
               f"{r['blocks_s']:.1f} s, class_polygons {r['polygons_s']:.1f} s, "
               f"patches_from_pieces {r['merge_s']:.1f} s; {r['pieces']:,} pieces → "
               f"{r['patches']:,} patches ≥ MMU; IR-MAD threshold {r['threshold']:.2f}.")
+    loads = ", ".join(f"{k} {side:,}²: {res[side, k].best.result['load_avg'][1]:.1f}"
+                      for side in sides for k in ("rs", "bare"))
     text = "\n\n".join(filter(None, [
         SECTION,
         f"Written by `{cmd}` on {facts['date']} (whole run "
@@ -263,6 +267,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
         markdown_table(["AOI (px)", "km²", "chain", "time (s)", "km²/s", "peak RSS",
                         "changed px"], rows),
         stages,
+        f"Machine load (5-min load average at the end of each run, {os.cpu_count()} cores): "
+        f"{loads}.",
         f"Time ratio rs / bare at {size:,}² ({km2:,.0f} km²): **{ratio:.2f}** (goal ≤ 3: "
         f"{'met' if ratio <= 3 else 'NOT met'}).",
         f"Peak memory ratio {size:,}² / {size // 2:,}² (4× the area): rs **{mem['rs']:.2f}** "
