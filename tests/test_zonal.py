@@ -17,7 +17,8 @@ from exactextract.operation import Operation
 from exactextract.raster import NumPyRasterSource
 from pyproj import CRS
 
-from rs.ecology.zonal import zonal_stats
+import rs.ecology._zonal_quantiles as zonal_quantiles
+from rs.ecology.zonal import weighted_quantiles, zonal_stats
 from rs.errors import AssetReadError, SpecError
 from rs.export.cog import CogWriter, GridSpec, RasterBand
 
@@ -390,6 +391,52 @@ def test_percentiles_are_configurable_and_p50_is_the_median():
     assert [c for c in got.columns if c.startswith("p")] == ["p2.5", "p50"]
     np.testing.assert_allclose(got["p50"], got["median"])
     assert (got["p2.5"] <= got["median"]).all()
+
+
+def _quantiles_by_definition(values: np.ndarray, weights: np.ndarray,
+                             qs: np.ndarray) -> np.ndarray:
+    """exactextract's weighted quantile, written out: distinct values v_k with summed weights
+    W_k and running sums C_k; s_k = k W_k + (n - 1) C_{k-1}; linear in s at q (n - 1) C_{n-1}."""
+    v = np.unique(values)
+    w = np.array([weights[values == x].astype(np.float64).sum() for x in v])
+    n = v.size
+    c = np.cumsum(w)
+    s = np.array([k * w[k] + (n - 1) * (c[k - 1] if k else 0.0) for k in range(n)])
+    out = []
+    for q in qs:
+        t = q * (n - 1) * c[-1]
+        r = int(np.searchsorted(s, t, side="right"))
+        out.append(float(v[-1]) if r >= n else float(v[r - 1]) + (t - s[r - 1])
+                   * (float(v[r]) - float(v[r - 1])) / (s[r] - s[r - 1]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("small", [0, 10**9])  # evaluated around the quantiles / everywhere
+def test_weighted_quantiles_follow_the_definition_with_ties_and_partial_weights(monkeypatch,
+                                                                                small):
+    monkeypatch.setattr(zonal_quantiles, "SMALL_QUANTILES", small)
+    rng = np.random.default_rng(23)
+    for i in range(400):
+        n = int(rng.integers(1, 400))
+        values = [rng.normal(size=n).astype(np.float32),  # all distinct (nearly)
+                  rng.integers(0, int(rng.integers(1, 12)), n).astype(np.int16),  # ties
+                  np.round(rng.normal(size=n), 1)][i % 3]
+        weights = np.ones(n, dtype=np.float32)
+        part = rng.random(n) < rng.choice([0.0, 0.1, 0.5, 1.0])  # none ... all partly covered
+        weights[part] = rng.uniform(0.001, 1, int(part.sum()))
+        qs = np.concatenate([[0.0, 0.5, 1.0], rng.uniform(0, 1, 3)])
+        np.testing.assert_allclose(weighted_quantiles(values, weights, qs),
+                                   _quantiles_by_definition(values, weights, qs), rtol=1e-12,
+                                   err_msg=f"case {i}: {n} values")
+    assert np.isnan(weighted_quantiles(np.zeros(0), np.zeros(0), [0.5])).all()
+
+
+@pytest.mark.parametrize("kind", ["float", "integer with ties"])
+def test_equals_exactextract_with_quantiles_evaluated_around_the_quantiles_only(monkeypatch,
+                                                                                 kind):
+    """The path large polygons take (more than SMALL_QUANTILES values), on small ones."""
+    monkeypatch.setattr(zonal_quantiles, "SMALL_QUANTILES", 0)
+    test_equals_exactextract_on_the_same_in_memory_array(kind, 60)
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -15,10 +15,11 @@ file's band descriptions, a DataArray's band coordinate or ``band_names``, else 
 - continuous (default): ``mean``, ``std`` (population), ``min``, ``max`` (exactextract
   ``mean``, ``stdev``, ``min``, ``max``: coverage-weighted; min/max over the pixels touched),
   ``median`` and one ``p<q>`` per percentile: exactextract's weighted quantile definition
-  (:func:`weighted_quantiles`), computed here with numpy from exactextract's ``values`` and
-  ``coverage``: exactextract's own quantiles keep a hash map of every distinct value and were
-  4-5x slower than all the other statistics together on float rasters (and on an integer
-  raster exactextract truncates them to integers; here they stay floats);
+  (:func:`weighted_quantiles`, ``rs.ecology._zonal_quantiles``), computed with numpy from
+  exactextract's ``values`` and ``coverage``: exactextract's own quantiles keep a hash map of
+  every distinct value and were 4-5x slower than all the other statistics together on float
+  rasters (and on an integer raster exactextract truncates them to integers; here they stay
+  floats);
 - categorical (``categorical=True`` or ``classes``): ``area_m2`` (area with a value) and
   ``area_m2_<class>``: Σ coverage × pixel area over the class's pixels (exactextract ``frac``
   and ``count`` with an area ``coverage_weight``). ``classes`` maps values to names: named
@@ -57,6 +58,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from rs.ecology._zonal_quantiles import weighted_quantiles
 from rs.ecology._zonal_sources import Polygons, Raster, in_memory, open_file
 from rs.errors import SpecError
 
@@ -110,67 +112,6 @@ def _repaired(geoms: gpd.GeoSeries) -> np.ndarray:
 
 
 # --- statistics --------------------------------------------------------------------------------
-
-
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray,
-                       q: Sequence[float] | np.ndarray) -> np.ndarray:
-    """exactextract's weighted quantiles (``quantile``/``median``) of ``values``.
-
-    Over the distinct values ``v_0 < ... < v_{n-1}`` with summed weights ``W_k`` and running
-    sums ``C_k = W_0 + ... + W_k``: ``s_0 = 0``, ``s_k = k W_k + (n - 1) C_{k-1}``; the
-    ``q``-quantile interpolates ``v`` linearly in ``s`` at ``T = q (n - 1) C_{n-1}`` (the last
-    value beyond ``s_{n-1}``). With equal weights this is the linear (type 7) quantile. NaN for
-    no values. The cost is one sort of the full-coverage values (no argsort: only the few
-    partly covered ones carry other weights) and one running sum; ``s`` is evaluated only
-    near ``T``: ``(n-1) C_{k-1} <= s_k <= (n-1) C_k``, so the first ``s_k > T`` is the first or
-    second ``k`` with ``(n-1) C_k > T``.
-    """
-    qs = np.asarray(q, dtype=np.float64)
-    if values.size == 0:
-        return np.full(qs.shape, np.nan)
-    full = weights == 1.0
-    ux = np.sort(values[full])
-    uw: np.ndarray | None = None  # None: all 1
-    if ux.size > 1:
-        dup = ux[1:] == ux[:-1]
-        if dup.any():
-            start = np.flatnonzero(np.concatenate([[True], ~dup]))
-            uw = np.diff(np.append(start, ux.size)).astype(np.float64)
-            ux = ux[start]
-    if uw is None:
-        uw = np.ones(ux.size)
-    if not full.all():
-        xb, wb = values[~full], weights[~full].astype(np.float64)
-        order = np.argsort(xb, kind="stable")
-        xb, wb = xb[order], wb[order]
-        sb = np.flatnonzero(np.concatenate([[True], xb[1:] != xb[:-1]]))
-        bx, bw = xb[sb], np.add.reduceat(wb, sb)
-        pos = np.searchsorted(ux, bx)
-        hit = pos < ux.size
-        hit[hit] = ux[pos[hit]] == bx[hit]
-        uw[pos[hit]] += bw[hit]  # bx are distinct: no position twice
-        ux = np.insert(ux, pos[~hit], bx[~hit])
-        uw = np.insert(uw, pos[~hit], bw[~hit])
-    n = ux.size
-    cum = np.cumsum(uw)
-    targets = qs * (n - 1) * cum[-1]
-    first = np.searchsorted((n - 1) * cum, targets, side="right")
-    out = np.empty(qs.shape)
-
-    def s_at(k: int) -> float:
-        return float(k * uw[k] + (n - 1) * (cum[k - 1] if k else 0.0))
-
-    for j, (t, k) in enumerate(zip(targets, first, strict=True)):
-        lo = max(int(k) - 3, 0)  # a margin for rounding around the first or second k
-        window = [s_at(i) for i in range(lo, min(int(k) + 4, n))]
-        right = lo + int(np.searchsorted(window, t, side="right"))  # s_0 = 0 <= t: right >= 1
-        if right >= n:
-            out[j] = ux[n - 1]
-            continue
-        s_l, s_r = s_at(right - 1), s_at(right)
-        x_l, x_r = float(ux[right - 1]), float(ux[right])
-        out[j] = x_l + (t - s_l) * (x_r - x_l) / (s_r - s_l)
-    return out
 
 
 def _pct_label(q: float) -> str:
