@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench.gridding import main as gridding_main
 
         return gridding_main(rest[1:])
+    if rest[:1] == ["oscd"]:  # issue 7: bench/oscd.py, OSCD change detection (own section)
+        from bench.oscd import main as oscd_main
+
+        return oscd_main(rest[1:])
     if rest[:1] == ["redline"]:  # issue 7: bench/redline.py, red-line throughput (own section)
         from bench.redline import main as redline_main
 

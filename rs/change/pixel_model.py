@@ -14,11 +14,18 @@ the other groups, and on these out-of-fold maps the procedure picks
   over all out-of-fold pixels;
 - the minimum size of a kept change blob (8-connected, pixels, from :data:`MIN_SIZES`).
 
-The final classifier is then trained on all training pairs. Tree hyper-parameters are fixed a
-priori (:data:`HGB_PARAMS`). Training rows are a seeded sample per pair: up to
-``rows_per_pair / 2`` changed and as many unchanged pixels, so every pair (city) weighs about
-the same and the rare change class is not swamped; the threshold absorbs the class prior this
-sampling changes.
+With ``stages = 2`` (auto-context, Tu & Bai 2010, "Auto-context and its application to
+high-level vision tasks and 3D brain image segmentation", IEEE TPAMI 32(10)) a second
+classifier sees the features plus the context of the first one's probability ``p``: ``p``,
+its means over :data:`CONTEXT_WINDOWS` and its 5 x 5 maximum. It is trained on the
+*out-of-fold* ``p`` of the training pairs (from first-stage models that did not see the pair)
+and its own out-of-fold maps, over the same inner folds, are what the choices above are made
+on. Each stage's final classifier is then trained on all training pairs.
+
+Tree hyper-parameters are fixed a priori (:data:`HGB_PARAMS`). Training rows are a seeded
+sample per pair: up to ``rows_per_pair / 2`` changed and as many unchanged pixels, so every
+pair (city) weighs about the same and the rare change class is not swamped; the threshold
+absorbs the class prior this sampling changes.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from scipy import ndimage
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 __all__ = [
+    "CONTEXT_WINDOWS",
     "HGB_PARAMS",
     "MIN_SIZES",
     "SMOOTHING",
@@ -45,6 +53,7 @@ HGB_PARAMS: dict[str, Any] = {"learning_rate": 0.1, "max_iter": 200, "max_leaf_n
                               "min_samples_leaf": 50, "l2_regularization": 1.0,
                               "early_stopping": False}
 SMOOTHING = (1, 3, 5)
+CONTEXT_WINDOWS = (3, 7, 15, 31)
 MIN_SIZES = (0, 4, 9)
 _GRID = np.linspace(0.0, 1.0, 401)
 
@@ -98,14 +107,27 @@ def _drop_small(mask: np.ndarray, min_size: int) -> np.ndarray:
     return keep[lab]
 
 
+def _context(prob: np.ndarray) -> np.ndarray:
+    """Auto-context features of a probability map (Tu & Bai 2010): the probability, its mean
+    over windows of side :data:`CONTEXT_WINDOWS` and its maximum over 5 x 5: ``(H, W, K)``."""
+    layers = [prob, *(ndimage.uniform_filter(prob, size=s, mode="reflect")
+                      for s in CONTEXT_WINDOWS), ndimage.maximum_filter(prob, size=5)]
+    return np.stack(layers, axis=-1).astype(np.float32)
+
+
+def _stage_input(features: np.ndarray, prob: np.ndarray | None) -> np.ndarray:
+    return features if prob is None else np.concatenate([features, _context(prob)], axis=-1)
+
+
 @dataclass(frozen=True)
 class PixelChangeModel:
-    """A fitted pixel change classifier: ``classifier`` over ``feature_names``; a pixel is
-    changed when its probability averaged over a ``smoothing``-sided window exceeds
+    """A fitted pixel change classifier: ``classifiers`` over ``feature_names`` (each one
+    after the first also sees the auto-context of the previous one's probability); a pixel
+    is changed when the last probability averaged over a ``smoothing``-sided window exceeds
     ``threshold`` and its blob has at least ``min_size`` pixels. ``inner_f1`` is the pooled
     out-of-fold F1 on the training pairs at these settings (the nested choice)."""
 
-    classifier: HistGradientBoostingClassifier
+    classifiers: tuple[HistGradientBoostingClassifier, ...]
     feature_names: tuple[str, ...]
     threshold: float
     smoothing: int
@@ -115,7 +137,11 @@ class PixelChangeModel:
     def probability(self, features: np.ndarray) -> np.ndarray:
         """The change probability of every pixel of ``(H, W, F)`` features, smoothed:
         ``(H, W)`` float32."""
-        return _smooth(_raw_probability(self.classifier, features), self.smoothing)
+        prob: np.ndarray | None = None
+        for clf in self.classifiers:
+            prob = _raw_probability(clf, _stage_input(features, prob))
+        assert prob is not None
+        return _smooth(prob, self.smoothing)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """The boolean change map of ``(H, W, F)`` features."""
@@ -132,15 +158,17 @@ def _raw_probability(clf: HistGradientBoostingClassifier, features: np.ndarray) 
     return out.reshape(h, w)
 
 
-def _sample(features: np.ndarray, truth: np.ndarray, n: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``n / 2`` changed and ``n / 2`` unchanged pixels of one pair (seeded)."""
-    flat = features.reshape(-1, features.shape[-1])
+def _sample(truth: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices of up to ``n / 2`` changed and ``n / 2`` unchanged pixels (seeded)."""
     t = truth.ravel()
     pos, neg = np.flatnonzero(t), np.flatnonzero(~t)
-    pick = np.concatenate([rng.choice(pos, min(n // 2, pos.size), replace=False),
+    return np.concatenate([rng.choice(pos, min(n // 2, pos.size), replace=False),
                            rng.choice(neg, min(n // 2, neg.size), replace=False)])
-    return flat[pick], t[pick]
+
+
+def _rows(features: np.ndarray, truth: np.ndarray, pick: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    return features.reshape(-1, features.shape[-1])[pick], truth.ravel()[pick]
 
 
 def _train(rows: Sequence[tuple[np.ndarray, np.ndarray]], seed: int,
@@ -178,6 +206,7 @@ def fit_pixel_model(
     rows_per_pair: int = 20_000,
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    stages: int = 1,
 ) -> PixelChangeModel:
     """Fit a :class:`PixelChangeModel` to ``pairs`` of ``(features (H, W, F), truth (H, W)
     bool)`` (one per labelled image pair), with the nested choice of smoothing, threshold and
@@ -186,19 +215,32 @@ def fit_pixel_model(
     if inner_folds < 2 or len(pairs) < inner_folds:
         raise ValueError(f"need inner_folds >= 2 and at least that many pairs, got "
                          f"{inner_folds} folds and {len(pairs)} pairs")
+    if stages < 1:
+        raise ValueError(f"stages must be >= 1, got {stages}")
     rng = np.random.default_rng(seed)
-    rows = [_sample(f, t, rows_per_pair, rng) for f, t in pairs]
+    picks = [_sample(t, rows_per_pair, rng) for _, t in pairs]
     fold_of = np.random.default_rng(seed + 1).permutation(len(pairs)) % inner_folds
-    oof: list[np.ndarray] = [np.empty(0, np.float32)] * len(pairs)
-    for k in range(inner_folds):
-        clf = _train([r for r, g in zip(rows, fold_of, strict=True) if g != k], seed,
-                     params or {})
-        for i in np.flatnonzero(fold_of == k).tolist():
-            oof[i] = _raw_probability(clf, pairs[i][0])
+    classifiers: list[HistGradientBoostingClassifier] = []
+    oof: list[np.ndarray | None] = [None] * len(pairs)
+    for _ in range(stages):
+        # each stage sees the features and the auto-context of the previous stage's
+        # out-of-fold probability (never of a model that trained on the pixel's own pair)
+        inputs = [_stage_input(f, p) for (f, _), p in zip(pairs, oof, strict=True)]
+        rows = [_rows(x, t, pick) for x, (_, t), pick in zip(inputs, pairs, picks, strict=True)]
+        new_oof: list[np.ndarray | None] = [None] * len(pairs)
+        for k in range(inner_folds):
+            clf = _train([r for r, g in zip(rows, fold_of, strict=True) if g != k], seed,
+                         params or {})
+            for i in np.flatnonzero(fold_of == k).tolist():
+                new_oof[i] = _raw_probability(clf, inputs[i])
+        classifiers.append(_train(rows, seed, params or {}))
+        oof = new_oof
+        del inputs, rows
+    final = [p for p in oof if p is not None]
     truths = [t for _, t in pairs]
     best: tuple[float, int, float, int] = (-1.0, 1, 0.5, 0)  # f1, smoothing, threshold, size
     for size in SMOOTHING:
-        smoothed = [_smooth(p, size) for p in oof]
+        smoothed = [_smooth(p, size) for p in final]
         thr, _ = _best_threshold(smoothed, truths)
         for min_size in MIN_SIZES:
             total = Scores(0, 0, 0)
@@ -206,6 +248,5 @@ def fit_pixel_model(
                 total = total + pixel_scores(_drop_small(p > thr, min_size), t)
             if total.f1 > best[0]:
                 best = (total.f1, size, thr, min_size)
-    clf = _train(rows, seed, params or {})
-    return PixelChangeModel(clf, tuple(feature_names), threshold=best[2], smoothing=best[1],
-                            min_size=best[3], inner_f1=best[0])
+    return PixelChangeModel(tuple(classifiers), tuple(feature_names), threshold=best[2],
+                            smoothing=best[1], min_size=best[3], inner_f1=best[0])
