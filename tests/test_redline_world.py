@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy import ndimage
 
 from rs.change.features import shape_features
 from rs.change.typing_model import TYPES
@@ -178,7 +179,11 @@ def test_redline_world__after_state_has_each_types_signature(
         elif t == "phenology":  # greener or browner, never built or bare
             assert abs(a["ndvi"] - b["ndvi"]) > 0.1 and a["ndvi"] > 0.5 and a["ndbi"] < 0
         elif t == "thin_cloud":  # brighter in the blue, still vegetation underneath
-            assert a["blue"] - b["blue"] > 0.04 and a["ndvi"] > 0.5
+            # the haze thins out over its outer 5 px: its designed opacity (0.3 of the cirrus
+            # spectrum, blue +0.08) is in the interior, whatever the patch's size
+            core = ndimage.distance_transform_edt(m) >= 5
+            blue = float(after["blue"][core].mean() - before["blue"][core].mean())
+            assert blue > 0.05 and a["blue"] - b["blue"] > 0.02 and a["ndvi"] > 0.5
         else:  # water_level: the shore strip flips between water and land
             assert (b["mndwi"] > 0) != (a["mndwi"] > 0)
 

@@ -69,7 +69,7 @@ DEMO_LAYOUT_SEED = 0
 PER_TYPE = 6
 _PLACEMENTS = ("inside", "inside", "boundary", "outside", "outside", "outside")
 #: minimum distance between any two planted patches (metres)
-GAP_M = 40.0
+GAP_M = 60.0
 #: the before-state land cover of the k-th patch of each type (cycled)
 _BEFORE: dict[str, tuple[LandCover, ...]] = {
     "construction": (LandCover.CROPLAND, LandCover.GRASSLAND),
@@ -159,7 +159,7 @@ class _Layout:
         inside = g.intersection(self.protected).area / g.area
         return 0.3 <= inside <= 0.7 and any(z.intersects(g) for z in self.lines)
 
-    def fits(self, g: BaseGeometry, placement: str) -> bool:
+    def fits(self, g: BaseGeometry, placement: str, vegetated: bool = False) -> bool:
         if not g.is_valid or not self.region.contains(g):
             return False
         if any(g.distance(t) < GAP_M for t in self.taken) or not self._placed(g, placement):
@@ -167,20 +167,24 @@ class _Layout:
         px = self._pixels(g)
         if px.size * self.grid.res**2 < 3000:
             return False
+        if vegetated:  # haze is a confuser over vegetation (>= 90 % of the pixels)
+            green = (LandCover.FOREST, LandCover.CROPLAND, LandCover.GRASSLAND)
+            return bool(np.isin(px, green).mean() >= 0.9)
         return not (px == LandCover.WATER).any()
 
-    def place(self, make: Callable[[], BaseGeometry], placement: str) -> BaseGeometry:
+    def place(self, make: Callable[[], BaseGeometry], placement: str,
+              vegetated: bool = False) -> BaseGeometry:
         """Try shapes from ``make()`` at random spots until one fits ``placement``."""
         if placement == "inside" or placement.endswith("boundary"):
             target = self.reserve if placement == "zone_boundary" else self.protected
             box = target.buffer(150).bounds
         else:
             box = self.region.bounds
-        for _ in range(4000):
+        for _ in range(20000):
             g = make()
             x, y = self.rng.uniform(box[0], box[2]), self.rng.uniform(box[1], box[3])
             g = shapely.set_precision(affinity.translate(g, x, y), 0.01)
-            if self.fits(g, placement):
+            if self.fits(g, placement, vegetated):
                 self.taken.append(g)
                 return g
         raise SpecError(f"could not place a {placement} patch; try another layout_seed")
@@ -275,7 +279,8 @@ def redline_events(
         events.append(PhenologyShift(f"phenology_{k}", _coords(g), date(2022, 1, 1),
                                      ("greener", "browner")[k % 2]))
     for k in range(3):
-        g = lay.place(lambda: _blob(lay.rng, (90, 150)), "inside" if k == 0 else "outside")
+        g = lay.place(lambda: _blob(lay.rng, (90, 150)), "inside" if k == 0 else "outside",
+                      vegetated=True)
         events.append(ThinCloud(f"thin_cloud_{k}", _coords(g), after0, after1))
     assert set(ACTIVITY_TYPES) == set(order)
     return tuple(events)
