@@ -204,7 +204,22 @@ def child(variant: str, cog: Path, polys: Path, subset: int) -> None:
              else np.full(len(df), np.nan))
     result.update(ids=[str(i) for i in df.index[:200]], means=[float(v) for v in means[:200]],
                   pixels=float(np.nansum(df["count"].to_numpy(dtype=float))))
+    if variant == "exactextract-count":  # after the timed call: decoding alone
+        result["decode_s"] = _decode_every_tile(cog)
     emit_result(result)
+
+
+def _decode_every_tile(cog: Path) -> float:
+    """Seconds to decode every full-resolution tile of ``cog`` once, into one reused buffer
+    (no allocation of a whole array)."""
+    import rasterio
+
+    with rasterio.Env(GDAL_CACHEMAX=8), rasterio.open(cog) as ds:
+        buf = np.empty((BLOCK, BLOCK), dtype=ds.dtypes[0])
+        t0 = time.perf_counter()
+        for _, win in ds.block_windows(1):
+            ds.read(1, window=win, out=buf[:win.height, :win.width])
+        return time.perf_counter() - t0
 
 
 # --- parent --------------------------------------------------------------------------------------
@@ -225,6 +240,23 @@ def _inputs(work: Path, size: int, n_polygons: int, layout: str) -> tuple[Path, 
         while f.read(1 << 26):
             pass
     return cog, polys
+
+
+def _tiles_touched(polys: Path, size: int) -> float:
+    """The share of the COG's full-resolution tiles under some polygon's bounding box."""
+    import geopandas as gpd
+
+    b = gpd.read_parquet(polys).bounds.to_numpy()
+    cols = (b[:, [0, 2]] - ORIGIN[0]) / PX
+    rows = (ORIGIN[1] - b[:, [3, 1]]) / PX
+    n = -(-size // BLOCK)
+    hit = np.zeros((n, n), dtype=bool)
+    for (c0, c1), (r0, r1) in zip(cols, rows, strict=True):
+        c0, c1 = max(int(c0 // BLOCK), 0), min(int(c1 // BLOCK), n - 1)
+        r0, r1 = max(int(r0 // BLOCK), 0), min(int(r1 // BLOCK), n - 1)
+        if c0 <= c1 and r0 <= r1:
+            hit[r0:r1 + 1, c0:c1 + 1] = True
+    return float(hit.mean())
 
 
 def _measure(variant: str, cog: Path, polys: Path, subset: int, cache_mb: int) -> Any:
@@ -284,7 +316,10 @@ def run(size: int, n_polygons: int, layout: str, subset: int, work: Path,
     vs_bare_mem = rs_mem.work_s / bare.work_s  # the same input: what rs adds
     vs_bare_cog = rs_cog.work_s / bare.work_s  # the issue's words: rs on the file
     vs_bare_read = rs_cog.work_s / (bare.work_s + decode_s)  # bare, reading the array too
-    best_cog_s = floor.work_s + decode_s  # exactextract's pass + decoding the tiles, 1 core
+    touched = _tiles_touched(polys, size)
+    tiles_s = float(floor.result["decode_s"])
+    # exactextract's pass + decoding the tiles under the polygons, on one core
+    best_cog_s = floor.work_s + tiles_s * touched
     px = float(rs_cog.result["pixels"])
     budget = (cache_mb + 64) * 2**20 + 16 * 2048 * 2048
     bounded = added(rs_cog) <= budget and added(rs_cog) <= 1.25 * added(half) + 32 * 2**20
@@ -294,14 +329,14 @@ def run(size: int, n_polygons: int, layout: str, subset: int, work: Path,
 
     goals = "\n".join([
         f"- **≥ 10× rasterstats** (both on the COG): {met(vs_rstats >= 10)}, "
-        f"{vs_rstats:,.1f}× ({rstats_s:,.1f} s / {rs_cog.work_s:,.1f} s). Bound: reading the "
-        f"whole COG into an array (decoding every tile) took {decode_s:,.1f} s (the fastest "
-        f"of the in-memory variants) and exactextract's coverage pass alone (`count`, in "
-        f"memory) {floor.work_s:,.1f} s, so an exact exactextract-based run on this COG on "
-        f"one core needs roughly {best_cog_s:,.1f} s (less where the polygons leave tiles "
-        f"undecoded): about {rstats_s / best_cog_s:,.1f}× rasterstats at best here, whatever "
-        f"rs does around exactextract; rs took {rs_cog.work_s - best_cog_s:+,.1f} s against "
-        "that.",
+        f"{vs_rstats:,.1f}× ({rstats_s:,.1f} s / {rs_cog.work_s:,.1f} s). Bound: decoding every "
+        f"tile of the COG once took {tiles_s:,.1f} s (into one reused buffer; reading it "
+        f"into a new array {decode_s:,.1f} s), the polygons' bounding boxes touch "
+        f"{touched:.0%} of the tiles, and exactextract's coverage pass alone "
+        f"(`count`, in memory) took {floor.work_s:,.1f} s, so an exact exactextract-based run "
+        f"on this COG on one core needs roughly {best_cog_s:,.1f} s: about "
+        f"{rstats_s / best_cog_s:,.1f}× rasterstats at best here, whatever rs does around "
+        f"exactextract; rs took {rs_cog.work_s - best_cog_s:+,.1f} s against that.",
         f"- **≤ 1.5× bare exactextract**: like for like, both on the in-memory array (what rs "
         f"adds to exactextract): {met(vs_bare_mem <= 1.5)}, {vs_bare_mem:.2f}×. rs on the COG "
         f"against bare exactextract on the already decoded array: {met(vs_bare_cog <= 1.5)}, "
