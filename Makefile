@@ -26,6 +26,7 @@ install: $(STAMP)
 demo: $(RUN_STAMP)
 	$(BIN)/rs run pipelines/demo.yaml
 	@echo "More demos: $(BIN)/rs run pipelines/ecology.yaml (RSEI, EQI, zonal statistics, trends)"
+	@echo "            $(BIN)/rs run pipelines/redline.yaml (typed change in red lines and reserves)"
 	@echo "            $(BIN)/rs run pipelines/coast.yaml (shorelines, transects, reclamation)"
 	@echo "            $(BIN)/rs run pipelines/no2.yaml, methane.yaml, validation.yaml (air, stations)"
 
