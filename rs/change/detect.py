@@ -69,7 +69,7 @@ from rasterio.features import rasterize
 from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
-from rs.change.patches import class_polygons, merge_patches
+from rs.change.patches import class_polygons, merge_patches, pixel_window
 from rs.change.threshold import IrMad, fit_irmad, otsu_threshold
 from rs.change.zones import _areas_m2, clip_to_protected, uncovered_by_zone
 from rs.indices import bsi, mndwi, ndbi, ndvi
@@ -385,17 +385,6 @@ def coverage_by_zone(
     return uncovered_by_zone(pieces, crs, protected, columns=columns)
 
 
-def _pixel_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int]) -> Window:
-    minx, miny, maxx, maxy = geom.bounds
-    inv = ~transform
-    cs, rs_ = zip(*(inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
-    r0 = max(0, math.floor(min(rs_)))
-    c0 = max(0, math.floor(min(cs)))
-    r1 = min(shape[0], math.ceil(max(rs_)))
-    c1 = min(shape[1], math.ceil(max(cs)))
-    return r0, c0, max(0, r1 - r0), max(0, c1 - c0)
-
-
 def patch_statistics(
     parts: gpd.GeoDataFrame,
     before: Composite,
@@ -418,7 +407,7 @@ def patch_statistics(
     npix: list[int] = []
     nb = len(BANDS)
     for g in parts.geometry:
-        r0, c0, nr, nc = _pixel_window(g, transform, shape)
+        r0, c0, nr, nc = pixel_window(g, transform, shape)
         inside = np.zeros((nr, nc), bool)
         if nr and nc:
             win_t = transform @ Affine.translation(c0, r0)

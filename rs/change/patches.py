@@ -3,10 +3,13 @@
 A class raster is polygonised block by block (:func:`class_polygons`, given each block's
 transform) and the pieces merged across block seams (:func:`merge_patches`): the union of the
 4-connected pieces of a class is exactly the polygonisation of the whole raster.
+:func:`pixel_window` is the pixel window a patch covers (what its statistics, features and
+thumbnails read).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -16,7 +19,7 @@ from rasterio.features import shapes
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["NODATA", "class_polygons", "classify", "merge_patches"]
+__all__ = ["NODATA", "class_polygons", "classify", "merge_patches", "pixel_window"]
 
 #: class value of a pixel where the difference has no value
 NODATA = 255
@@ -62,3 +65,17 @@ def merge_patches(
             if poly.area >= min_area:
                 out.append((name, poly))
     return out
+
+
+def pixel_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int], pad: int = 0
+                 ) -> tuple[int, int, int, int]:
+    """``(row, col, height, width)`` of the pixels covering ``geom``'s bounds (grid CRS) on the
+    grid of ``transform``, widened by ``pad`` pixels each side and clipped to ``shape``."""
+    minx, miny, maxx, maxy = geom.bounds
+    inv = ~transform
+    cs, rs_ = zip(*(inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    r0 = max(0, math.floor(min(rs_)) - pad)
+    c0 = max(0, math.floor(min(cs)) - pad)
+    r1 = min(shape[0], math.ceil(max(rs_)) + pad)
+    c1 = min(shape[1], math.ceil(max(cs)) + pad)
+    return r0, c0, max(0, r1 - r0), max(0, c1 - c0)

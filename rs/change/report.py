@@ -13,7 +13,6 @@ GeoDataFrames in, tables out).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ import shapely
 from affine import Affine
 
 from rs.change.features import FEATURES, patch_features
+from rs.change.patches import pixel_window
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -33,16 +33,6 @@ __all__ = ["UNCLASSIFIED", "assign_types", "outside_parts", "typing_features", "
 #: the type of a patch when no typing model is given
 UNCLASSIFIED = "unclassified"
 _FEATURE_BANDS = ("blue", "green", "red", "nir", "swir16")
-
-
-def _window(geom: Any, transform: Affine, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    minx, miny, maxx, maxy = geom.bounds
-    inv = ~transform
-    cs, rs_ = zip(*(inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
-    r0, c0 = max(0, math.floor(min(rs_)) - 1), max(0, math.floor(min(cs)) - 1)
-    r1 = min(shape[0], math.ceil(max(rs_)) + 1)
-    c1 = min(shape[1], math.ceil(max(cs)) + 1)
-    return r0, c0, max(0, r1 - r0), max(0, c1 - c0)
 
 
 def typing_features(
@@ -57,7 +47,7 @@ def typing_features(
     shape = tuple(int(v) for v in np.shape(before["red"]))
     rows = []
     for geom in patches.geometry:
-        r0, c0, h, w = _window(geom, transform, (shape[0], shape[1]))
+        r0, c0, h, w = pixel_window(geom, transform, (shape[0], shape[1]), pad=1)
         sl = (slice(r0, r0 + h), slice(c0, c0 + w))
         wb = {b: np.asarray(before[b][sl]) for b in _FEATURE_BANDS}
         wa = {b: np.asarray(after[b][sl]) for b in _FEATURE_BANDS}

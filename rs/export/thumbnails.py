@@ -10,7 +10,6 @@ yellow. Pixels without a value are transparent.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image
 from rasterio.features import rasterize
 from shapely.geometry.base import BaseGeometry
 
+from rs.change.patches import pixel_window
 from rs.export._atomic import atomic_path
 
 __all__ = ["MIN_PAD", "OUTLINE", "TARGET", "Thumbnails", "patch_window", "render_pair",
@@ -47,17 +47,10 @@ class Thumbnails:
 
 def patch_window(geom: BaseGeometry, transform: Affine, shape: tuple[int, int]
                  ) -> tuple[int, int, int, int]:
-    """(row, col, height, width) of the padded window around ``geom`` (grid CRS), clipped
-    to a grid of ``shape``."""
-    minx, miny, maxx, maxy = geom.bounds
-    inv = ~transform
-    cs, rs_ = zip(*(inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
-    r0, r1 = math.floor(min(rs_)), math.ceil(max(rs_))
-    c0, c1 = math.floor(min(cs)), math.ceil(max(cs))
-    pad = max(MIN_PAD, (max(r1 - r0, c1 - c0) + 1) // 2)
-    r0, c0 = max(0, r0 - pad), max(0, c0 - pad)
-    r1, c1 = min(shape[0], r1 + pad), min(shape[1], c1 + pad)
-    return r0, c0, max(0, r1 - r0), max(0, c1 - c0)
+    """(row, col, height, width) of the window around ``geom`` (grid CRS): its pixels padded
+    by half their extent, at least :data:`MIN_PAD`, clipped to a grid of ``shape``."""
+    _, _, h, w = pixel_window(geom, transform, shape)
+    return pixel_window(geom, transform, shape, pad=max(MIN_PAD, (max(h, w) + 1) // 2))
 
 
 def render_pair(before: np.ndarray, after: np.ndarray, outline: np.ndarray, factor: int
