@@ -32,6 +32,7 @@ import shapely
 from affine import Affine
 from rasterio import features
 
+from rs.change.typing_model import TYPES
 from rs.errors import SpecError
 from rs.testing._grid import Grid
 from rs.testing.events import EventTruth, SceneState, register_event
@@ -48,15 +49,8 @@ __all__ = [
     "patch_truth",
 ]
 
-#: the human-activity types (the same tuple as rs.change.typing_model.TYPES, kept import-light)
-ACTIVITY_TYPES: tuple[str, ...] = (
-    "construction",
-    "mining",
-    "road",
-    "farmland_reclamation",
-    "water_engineering",
-    "vegetation_loss",
-)
+#: the human-activity types (those the typing model knows)
+ACTIVITY_TYPES: tuple[str, ...] = TYPES
 
 #: land-cover class of each type's after-state (what the SCL and the land-cover truth show)
 AFTER_CLASS: dict[str, int] = {
