@@ -4,6 +4,10 @@ Layout inside an output folder::
 
     reports/<pipeline>-<UTC time>.json   every run: done, up to date or failed
     reports/<pipeline>-latest.json       a copy of the latest of that pipeline (for schedulers)
+    reports/<pipeline>-<UTC time>.html   the same for a person (rs.pipeline.html_report), and
+    reports/<pipeline>-latest.html       its copy
+
+Secrets in URLs (user-info, token / signature query values) are masked (rs._redact) in both.
 
 A dry run writes nothing. A failed run writes its report too: which step and period
 failed, the error, the exit code and what to change, so a scheduler can read why without
@@ -14,11 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rs._redact import redact_obj
+from rs.errors import RsWarning
 from rs.export._atomic import atomic_path
+from rs.pipeline.html_report import write_html_report
 
 __all__ = ["StepOutcome", "write_report"]
 
@@ -51,14 +59,21 @@ def _stamp(t: dt.datetime) -> str:
 
 
 def write_report(out_dir: Path, pipeline: str, started: dt.datetime, body: dict[str, Any]) -> Path:
-    """Write the report of a run started at ``started``; returns its path."""
+    """Write the report of a run started at ``started`` (JSON, then HTML); returns the JSON
+    report's path."""
     folder = Path(out_dir) / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(
-        {"pipeline": pipeline, "started": started.isoformat(), **body}, indent=2, default=str
+    report = redact_obj(
+        json.loads(json.dumps({"pipeline": pipeline, "started": started.isoformat(), **body},
+                              default=str))
     )
+    text = json.dumps(report, indent=2)
     path = folder / f"{pipeline}-{_stamp(started)}.json"
     for target in (path, folder / f"{pipeline}-latest.json"):
         with atomic_path(target) as tmp:
             tmp.write_text(text + "\n", encoding="utf-8")
+    try:
+        write_html_report(Path(out_dir), path, report)
+    except (OSError, ValueError) as e:  # the JSON report stands; say why the page is missing
+        warnings.warn(f"the HTML run report could not be written: {e}", RsWarning, stacklevel=2)
     return path

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rs import __version__
+from rs._redact import redact, redact_obj
 from rs.aoi import Aoi
 from rs.errors import EmptyProductError, NoScenesError, exit_code_for
 from rs.export._atomic import check_writable
@@ -423,8 +424,8 @@ def _build(
                 **({"rs:crs": crs} if crs else {}),
                 "rs:inputs": used,
                 **({"rs:input_checksums": checksums} if checksums else {}),
-                "rs:skipped": outcome.scenes_skipped,
-                "rs:sources": {role: spec.sources[n].label() for role, n in names.items()},
+                "rs:skipped": redact_obj(outcome.scenes_skipped),
+                "rs:sources": {role: redact(spec.sources[n].label()) for role, n in names.items()},
                 "processing:software": {"rs": __version__},
                 **summary.properties,
             },
