@@ -32,6 +32,11 @@ abudhabi + beirut, pooled F1; inner F1 = out-of-fold F1 inside the 7 training ci
 one stage 0.201 (inner 0.204). Kept: 99 features, one stage (auto-context doubles the time for
 no gain). Tree hyper-parameters were never varied.
 
+Every fold's result is printed to stdout as it ends, as one ``OSCD-FOLD {json}`` line (counts,
+settings, time). ``--only CITY ...`` runs only the leave-one-city-out folds testing those
+cities (to spread folds over processes); ``--merge FILE ...`` builds the section from the
+saved stdout of such runs without computing anything.
+
 Prints per-city and overall (pooled pixels) precision, recall and F1 of both, the settings
 each fold chose and the time taken, and replaces the section ``## OSCD: pixel change
 detection`` of bench/RESULTS.md (``--no-write`` prints only).
@@ -40,6 +45,7 @@ detection`` of bench/RESULTS.md (``--no-write`` prints only).
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -61,6 +67,7 @@ SECTION = "## OSCD: pixel change detection (issue 7)"
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "real" / "change" / "oscd"
 GOAL_F1 = 0.55
 DEV_CITIES = ("abudhabi", "beirut")
+FOLD_PREFIX = "OSCD-FOLD "
 DESIGN_NOTE = (
     "Design history (not tuning on the tested city, but said here): the feature set and one "
     "classifier stage (auto-context off) were chosen by comparing variants on a development "
@@ -141,19 +148,6 @@ def read_city(path: Path) -> City:
     return City(path.name, before, after, cm == 2)
 
 
-@dataclass(frozen=True)
-class Fold:
-    """One fold: the cities trained on and tested, the settings chosen, the time taken."""
-
-    train: tuple[str, ...]
-    test: tuple[str, ...]
-    threshold: float
-    smoothing: int
-    min_size: int
-    inner_f1: float
-    seconds: float
-
-
 def folds_of(cities: Sequence[str], train: Sequence[str], test: Sequence[str]
              ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The (train, test) city lists (see the module docstring)."""
@@ -176,9 +170,10 @@ def _f(x: float) -> str:
 
 
 def run(paths: dict[str, Path], folds: list[tuple[tuple[str, ...], tuple[str, ...]]],
-        *, seed: int, rows: int, inner_folds: int, stages: int
-        ) -> tuple[list, list[Fold], dict[str, tuple[Scores, Scores]]]:
-    """Read the cities, compute their features once, run the folds; per tested city a row."""
+        *, seed: int, rows: int, inner_folds: int, stages: int, cmd: str) -> list[dict]:
+    """Read the cities, compute their features once, run the folds. One record per tested
+    city (counts of both methods, the fold's settings and time), also printed to stdout as
+    a ``FOLD_PREFIX`` JSON line as soon as its fold ends (partial runs keep their results)."""
     features: dict[str, np.ndarray] = {}
     truth: dict[str, np.ndarray] = {}
     baseline: dict[str, Scores] = {}
@@ -194,41 +189,95 @@ def run(paths: dict[str, Path], folds: list[tuple[tuple[str, ...], tuple[str, ..
         print(f"[oscd] {city}: {c.truth.shape[0]} x {c.truth.shape[1]} px, "
               f"{100 * c.truth.mean():.2f} % changed, features in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    rows_out = []
-    done: list[Fold] = []
-    per_city: dict[str, tuple[Scores, Scores]] = {}
+    records: list[dict] = []
     for train, test in folds:
         t0 = time.perf_counter()
         model = fit_pixel_model([(features[c], truth[c]) for c in train], names,
                                 inner_folds=inner_folds, rows_per_pair=rows, seed=seed,
                                 stages=stages)
-        for city in test:
-            s = pixel_scores(model.predict(features[city]), truth[city])
+        scores = {city: pixel_scores(model.predict(features[city]), truth[city])
+                  for city in test}
+        seconds = time.perf_counter() - t0
+        for city, s in scores.items():
             b = baseline[city]
-            per_city[city] = (s, b)
-            rows_out.append((city, f"{100 * truth[city].mean():.2f}", _f(s.precision),
-                             _f(s.recall), f"**{_f(s.f1)}**", _f(b.precision), _f(b.recall),
-                             _f(b.f1), "yes" if s.f1 > b.f1 else "**no**"))
-        fold = Fold(train, test, model.threshold, model.smoothing, model.min_size,
-                    model.inner_f1, time.perf_counter() - t0)
-        done.append(fold)
-        print(f"[oscd] tested {', '.join(test)}: rs F1 "
-              f"{', '.join(r[4] for r in rows_out[-len(test):])} ({fold.seconds:.0f} s)",
-              file=sys.stderr, flush=True)
-    return rows_out, done, per_city
+            rec = {"test": city, "train": list(train), "changed": float(truth[city].mean()),
+                   "rs": [s.tp, s.fp, s.fn], "cva": [b.tp, b.fp, b.fn],
+                   "threshold": model.threshold, "smoothing": model.smoothing,
+                   "min_size": model.min_size, "inner_f1": model.inner_f1,
+                   "seconds": seconds, "stages": stages, "cmd": cmd}
+            records.append(rec)
+            print(FOLD_PREFIX + json.dumps(rec), flush=True)
+            print(f"[oscd] tested {city}: rs F1 {s.f1:.3f}, CVA F1 {b.f1:.3f} "
+                  f"({seconds:.0f} s)", file=sys.stderr, flush=True)
+    return records
 
 
-def _pooled(per_city: dict[str, tuple[Scores, Scores]], cities: Sequence[str]
-            ) -> tuple[Scores, Scores]:
-    rs_all, cva_all = Scores(0, 0, 0), Scores(0, 0, 0)
-    for c in cities:
-        rs_all, cva_all = rs_all + per_city[c][0], cva_all + per_city[c][1]
-    return rs_all, cva_all
+def _pooled(records: Sequence[dict], key: str) -> Scores:
+    total = Scores(0, 0, 0)
+    for r in records:
+        total = total + Scores(*r[key])
+    return total
 
 
-def _overall_row(label: str, rs_all: Scores, cva_all: Scores) -> tuple[str, ...]:
+def _overall_row(label: str, records: Sequence[dict]) -> tuple[str, ...]:
+    rs_all, cva_all = _pooled(records, "rs"), _pooled(records, "cva")
     return (label, "", _f(rs_all.precision), _f(rs_all.recall), f"**{_f(rs_all.f1)}**",
             _f(cva_all.precision), _f(cva_all.recall), _f(cva_all.f1), "")
+
+
+def render(records: Sequence[dict], cmd: str, minutes: float) -> str:
+    """The RESULTS.md section of fold ``records`` (from one run or merged runs)."""
+    facts = machine_facts()
+    rows = []
+    for r in records:
+        s, b = Scores(*r["rs"]), Scores(*r["cva"])
+        rows.append((r["test"], f"{100 * r['changed']:.2f}", _f(s.precision), _f(s.recall),
+                     f"**{_f(s.f1)}**", _f(b.precision), _f(b.recall), _f(b.f1),
+                     "yes" if s.f1 > b.f1 else "**no**"))
+    overall = [_overall_row("**overall (pooled)**", records)]
+    clean = [r for r in records if r["test"] not in DEV_CITIES]
+    if 0 < len(clean) < len(records):
+        overall.append(_overall_row(f"overall, the {len(clean)} cities not used in design",
+                                    clean))
+    beaten = sum(r[-1] == "yes" for r in rows)
+    rs_f1 = _pooled(records, "rs").f1
+    fold_rows = [(r["test"], ", ".join(r["train"]), f"{r['threshold']:.3f}", r["smoothing"],
+                  r["min_size"], _f(r["inner_f1"]), f"{r['seconds']:.0f} s") for r in records]
+    runs = sorted({r["cmd"] for r in records})
+    stages = sorted({r["stages"] for r in records})
+    return "\n\n".join([
+        SECTION,
+        f"Written by `{cmd}` on {facts['date']}; {facts['cpu']}, {facts['cores']}, shared "
+        f"with other jobs; {minutes:.1f} min wall clock. Folds computed by: "
+        + "; ".join(f"`{c}`" for c in runs) + ". "
+        f"rs: `rs.change.pixel_model` ({'/'.join(map(str, stages))} stage(s) of "
+        "gradient-boosted trees on the per-pixel features of `rs.change.pixel_features`, "
+        "smoothing / threshold / minimum blob size chosen by nested cross-validation inside "
+        "the training cities). Baseline: CVA of the 13 raw bands + Otsu per city. Pixel "
+        "precision P, recall R and F1 of the change class on cities not used for training "
+        "or tuning.",
+        markdown_table(["city (tested)", "changed %", "rs P", "rs R", "rs F1", "CVA P",
+                        "CVA R", "CVA F1", "rs > CVA"], [*rows, *overall]),
+        "Folds (the cities trained on; settings chosen inside them; inner F1 = pooled "
+        "out-of-fold F1 on the training cities; time of the fold):",
+        markdown_table(["tested", "trained on", "threshold", "smoothing", "min blob px",
+                        "inner F1", "time"], fold_rows),
+        DESIGN_NOTE,
+        f"Goals: rs beats CVA + Otsu on every city: {beaten}/{len(rows)} "
+        f"({'met' if beaten == len(rows) else 'NOT met'}); overall F1 ≥ {GOAL_F1} on unseen "
+        f"cities: {_f(rs_f1)} ({'met' if rs_f1 >= GOAL_F1 else 'NOT met'}).",
+    ])
+
+
+def read_records(files: Sequence[Path]) -> list[dict]:
+    """The fold records (``FOLD_PREFIX`` lines) in the saved stdout of runs."""
+    records = [json.loads(line[len(FOLD_PREFIX):]) for f in files
+               for line in f.read_text(encoding="utf-8").splitlines()
+               if line.startswith(FOLD_PREFIX)]
+    tested = [r["test"] for r in records]
+    if len(set(tested)) != len(tested):
+        raise SystemExit(f"a city is tested twice in {', '.join(map(str, files))}")
+    return sorted(records, key=lambda r: r["test"])
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m bench oscd") -> None:
@@ -237,6 +286,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench oscd") -> N
                         help="folders holding OSCD city folders (default: %(default)s)")
     parser.add_argument("--train", nargs="*", default=[], help="cities to train on")
     parser.add_argument("--test", nargs="*", default=[], help="cities to test on")
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="leave-one-city-out, but only the folds testing these cities")
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="no computation: the section from the saved stdout of runs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", type=int, default=20_000,
                         help="training pixels sampled per city (half changed)")
@@ -246,6 +299,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench oscd") -> N
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--no-write", action="store_true", help="print the section only")
     args = parser.parse_args(argv)
+    cmd = " ".join([prog, *(shlex.quote(a) for a in (sys.argv[2:] if argv is None else argv))])
+    if args.merge:
+        records = read_records(args.merge)
+        minutes = max(r["seconds"] for r in records) / 60  # at least; see the fold times
+        publish(render(records, cmd, minutes), SECTION, results=args.results,
+                write=not args.no_write)
+        return
     missing = [d for d in args.data if not d.is_dir()]
     if missing:
         print(f"[oscd] no data folder {', '.join(map(str, missing))}: skipped",
@@ -255,46 +315,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench oscd") -> N
     if not paths:
         raise SystemExit(f"no OSCD city folders in {', '.join(map(str, args.data))}")
     folds = folds_of(list(paths), args.train, args.test)
+    if args.only:
+        if args.train or args.test:
+            raise SystemExit("--only selects leave-one-city-out folds: not with --train/--test")
+        unknown = sorted(set(args.only) - set(paths))
+        if unknown:
+            raise SystemExit(f"unknown cities {unknown}; found: {', '.join(paths)}")
+        folds = [f for c in args.only for f in folds if f[1] == (c,)]
     t0 = time.perf_counter()
-    rows, done, per_city = run(paths, folds, seed=args.seed, rows=args.rows,
-                                      inner_folds=args.inner_folds, stages=args.stages)
-    total = time.perf_counter() - t0
-    rs_all, cva_all = _pooled(per_city, list(per_city))
-    overall = [_overall_row("**overall (pooled)**", rs_all, cva_all)]
-    clean = [c for c in per_city if c not in DEV_CITIES]
-    if len(clean) < len(per_city) and clean:
-        overall.append(_overall_row(f"overall, the {len(clean)} cities not used in design",
-                                    *_pooled(per_city, clean)))
-    facts = machine_facts()
-    cmd = " ".join([prog, *(shlex.quote(a) for a in (sys.argv[2:] if argv is None else argv))])
-    beaten = sum(r[-1] == "yes" for r in rows)
-    loco = len(folds) > 1
-    fold_rows = [(", ".join(f.test), "all others" if loco else ", ".join(f.train),
-                  f"{f.threshold:.3f}", f.smoothing, f.min_size, _f(f.inner_f1),
-                  f"{f.seconds:.0f} s") for f in done]
-    text = "\n\n".join([
-        SECTION,
-        f"Written by `{cmd}` on {facts['date']}; {facts['cpu']}, {facts['cores']}; "
-        f"whole run {total / 60:.1f} min (reading, features, {len(folds)} fold(s)). "
-        f"rs: `rs.change.pixel_model` ({args.stages} stage(s) of gradient-boosted trees on "
-        "the per-pixel features of "
-        "`rs.change.pixel_features`, smoothing / threshold / minimum blob size chosen by "
-        "nested cross-validation inside the training cities). Baseline: CVA of the 13 raw "
-        "bands + Otsu per city. Pixel precision P, recall R and F1 of the change class on "
-        "cities not used for training or tuning.",
-        markdown_table(["city (tested)", "changed %", "rs P", "rs R", "rs F1", "CVA P",
-                        "CVA R", "CVA F1", "rs > CVA"],
-                       [*rows, *overall]),
-        "Folds (trained on; settings chosen inside the training cities; inner F1 = pooled "
-        "out-of-fold F1 on the training cities):",
-        markdown_table(["tested", "trained on", "threshold", "smoothing", "min blob px",
-                        "inner F1", "time"], fold_rows),
-        DESIGN_NOTE,
-        f"Goals: rs beats CVA + Otsu on every city: {beaten}/{len(rows)} "
-        f"({'met' if beaten == len(rows) else 'NOT met'}); overall F1 ≥ {GOAL_F1} on unseen "
-        f"cities: {_f(rs_all.f1)} ({'met' if rs_all.f1 >= GOAL_F1 else 'NOT met'}).",
-    ])
-    publish(text, SECTION, results=args.results, out=None, write=not args.no_write)
+    records = run(paths, folds, seed=args.seed, rows=args.rows, inner_folds=args.inner_folds,
+                  stages=args.stages, cmd=cmd)
+    publish(render(records, cmd, (time.perf_counter() - t0) / 60), SECTION,
+            results=args.results, write=not args.no_write)
 
 
 if __name__ == "__main__":
