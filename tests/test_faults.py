@@ -1,0 +1,184 @@
+"""Faults during a run, with real processes on loopback: a flaky STAC API, a truncated NetCDF,
+a Dask worker killed mid-run, a run stopped by SIGTERM or SIGKILL and restarted.
+
+The known answer is a clean run of the same spec: the faulty run (or the interrupted run plus
+its restart) must publish exactly the same files, with the same pixel arrays, table rows and
+item JSON (timing fields aside), and leave no staging folder, temporary file or lock behind.
+
+Already covered elsewhere, not repeated here: a corrupt COG scene (missing, or truncated so its
+pixels fail inside a block task) skipped, recorded in the report and ``rs:skipped`` and left
+out of the median (tests/test_pipeline_e2e.py::test_rs_run__unreadable_scene_skipped_and_recorded,
+tests/test_runtime_e2e.py for a partly readable one); retries of each HTTP failure against a
+scripted server (tests/test_sources_stac.py); a killed run's stale lock and staging folders
+(tests/test_lock.py).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from distributed import Client
+
+from rs.testing import World
+from rs.testing.faults import (
+    blocks_done,
+    dask_processes,
+    diff_outputs,
+    interrupt,
+    leftovers,
+    output_digest,
+    rs_run,
+    wait_for,
+    worker_of,
+)
+from tests._flaky_proxy import flaky_api
+from tests._pipelines import run_rs
+
+from .conftest import world_bbox
+
+
+def _spec(world: World, out: Path, path: Path, source: dict[str, Any] | None = None,
+          periods: int = 1, block_size: int = 32) -> Path:
+    """Composite of red, green, blue, nir + NDVI of the small world for 1 or 2 periods."""
+    all_periods = {"before": {"start": "2021-05-01", "end": "2021-09-30"},
+                   "after": {"start": "2022-04-01", "end": "2022-09-30"}}
+    spec = {
+        "name": "f",
+        "aoi": world_bbox(world),
+        "sources": {"s2": source or {"embedded": str(world.root),
+                                     "collections": ["sentinel-2-l2a"]}},
+        "periods": dict(list(all_periods.items())[:periods]) if periods == 1 else all_periods,
+        "steps": [{"id": "comp", "kind": "composite", "bands": ["red", "green", "blue", "nir"],
+                   "indices": ["ndvi"], "quicklook": False}],
+        "output": str(out),
+        "dask": {"workers": 1, "threads_per_worker": 2, "block_size": block_size},
+    }
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def _ok(done: Any) -> None:
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_rs_run__flaky_stac_api_completes_with_the_clean_runs_outputs(
+    small_world: World, rs_cache: Path, tmp_path: Path
+) -> None:
+    """30% of the API's requests answer 502/503, are reset or stall past the client's timeout;
+    with retries the run completes and publishes what a run through a faultless proxy does."""
+    outs = {}
+    for name, rate in (("clean", 0.0), ("flaky", 0.3)):
+        with flaky_api(small_world.root, tmp_path / f"api-{name}", fail_rate=rate,
+                       stall_s=2.0, seed=4) as proxy:
+            source = {"url": proxy.url, "collections": ["sentinel-2-l2a"], "timeout": 1.0,
+                      "retries": 8}
+            out = tmp_path / name
+            _ok(run_rs(rs_cache, "run", str(_spec(small_world, out, tmp_path / f"{name}.yaml",
+                                                   source))))
+            outs[name] = output_digest(out, replace={proxy.url: "<api>"})
+            if name == "flaky":
+                # seed 4 fails 4 of the run's 8 requests, one of each kind (the run makes 4
+                # requests that must succeed: the landing page, collections, searches)
+                assert set(proxy.counts) == {"ok", "502", "503", "reset", "stall"}, proxy.counts
+    assert diff_outputs(outs["flaky"], outs["clean"]) == []
+    assert leftovers(tmp_path / "flaky") == []
+    assert any(k.endswith("_composite.tif") for k in outs["flaky"])
+
+
+@pytest.mark.slow
+def test_s5p_grid__truncated_netcdf_recorded_and_grid_is_the_other_orbits(
+    tmp_path: Path, rs_cache: Path
+) -> None:
+    """A truncated orbit file is a row of ``rs:skipped`` and the report with its reason, and the
+    grid equals that of a run whose folder lacks the file."""
+    from tests.test_s5p_grid_product import _orbits
+    from tests.test_s5p_grid_product import _spec as s5p_spec
+
+    full, without = tmp_path / "full", tmp_path / "without"
+    _orbits(full / "swaths", background=1875.0, cloud_fraction=0.3)
+    victim = sorted((full / "swaths").glob("*.nc"))[0]
+    (without / "swaths").mkdir(parents=True)
+    for f in (full / "swaths").glob("*.nc"):
+        if f != victim:
+            (without / "swaths" / f.name).write_bytes(f.read_bytes())
+    victim.write_bytes(victim.read_bytes()[:2000])
+    for case in (full, without):
+        _ok(run_rs(rs_cache, "run", str(s5p_spec(case, case / "swaths"))))
+    (item,) = (full / "out" / "items").glob("*.json")
+    skipped = json.loads(item.read_text())["properties"]["rs:skipped"]
+    assert [r["scene"] for r in skipped] == [victim.stem]
+    assert skipped[0]["reason"]
+    report = json.loads(next((full / "out" / "reports").glob("*-latest.json")).read_text())
+    assert [r["scene"] for r in report["steps"][0]["scenes_skipped"]] == [victim.stem]
+    got, want = output_digest(full / "out"), output_digest(without / "out")
+    rasters = [k for k in want if k.endswith((".tif", ".nc"))]
+    assert len(rasters) == 3  # grid.nc, mean.tif, count.tif
+    for k in rasters:
+        got_k, want_k = dict(got[k]), dict(want[k])
+        if k.endswith(".tif"):  # RS_INPUTS names the files found: the truncated one too
+            got_k["tags"] = want_k["tags"] = None
+        assert got_k == want_k, k
+
+
+@pytest.mark.slow
+def test_rs_run__dask_worker_killed_mid_run_completes_with_the_clean_runs_outputs(
+    small_world: World, rs_cache: Path, tmp_path: Path
+) -> None:
+    """Two worker processes (no nanny); the one computing a block is SIGKILLed after the first
+    blocks finished: the scheduler reruns its tasks on the other and nothing is lost."""
+    _ok(run_rs(rs_cache, "run", str(_spec(small_world, tmp_path / "clean",
+                                          tmp_path / "clean.yaml", block_size=16))))
+    out = tmp_path / "killed"
+    spec = _spec(small_world, out, tmp_path / "killed.yaml", block_size=16)
+    with dask_processes(tmp_path, n_workers=2) as cluster, Client(cluster.address) as client:
+        with rs_run(spec, "--scheduler", cluster.address, cache=rs_cache,
+                    log=tmp_path / "run.log") as proc:
+            busy: list[str] = []
+
+            def victim_busy() -> bool:
+                if blocks_done(client, "rs-comp") < 2:
+                    return False
+                busy[:] = [w for w, keys in client.processing().items()
+                           if any(str(k).startswith("rs-comp") for k in keys)]
+                return bool(busy)
+
+            wait_for(victim_busy, 300, what="a block in progress", proc=proc)
+            victim = next(p for p in cluster.workers if worker_of(client, p.pid) == busy[0])
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=30)
+            assert proc.wait(timeout=600) == 0, (tmp_path / "run.log").read_text()[-3000:]
+        assert len(client.scheduler_info()["workers"]) == 1, "the killed worker stays dead"
+    assert diff_outputs(output_digest(out), output_digest(tmp_path / "clean")) == []
+    assert leftovers(out) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_rs_run__interrupted_and_restarted_gives_the_clean_runs_outputs(
+    small_world: World, rs_cache: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Two periods; the run is stopped while the second is being built (the first published),
+    then run again: the same files as an uninterrupted run, none twice, nothing partial."""
+    _ok(run_rs(rs_cache, "run", str(_spec(small_world, tmp_path / "clean",
+                                          tmp_path / "clean.yaml", periods=2, block_size=16))))
+    out = tmp_path / "out"
+    spec = _spec(small_world, out, tmp_path / "spec.yaml", periods=2, block_size=16)
+    code = interrupt(spec, out, sig, cache=rs_cache)
+    assert code == (128 + sig if sig == signal.SIGTERM else -sig), "stopped mid-build"
+    assert len(list((out / "items").glob("*.json"))) == 1, "only the first period published"
+    if sig == signal.SIGTERM:  # a terminated run cleans up after itself
+        assert leftovers(out) == []
+    rerun = run_rs(rs_cache, "run", str(spec))
+    _ok(rerun)
+    if sig == signal.SIGKILL:
+        assert "took over the stale lock" in rerun.stderr
+    report = json.loads((out / "reports" / "f-latest.json").read_text())
+    assert [s["status"] for s in report["steps"]] == ["up-to-date", "built"]
+    assert leftovers(out) == []
+    assert diff_outputs(output_digest(out), output_digest(tmp_path / "clean")) == []
