@@ -145,28 +145,6 @@ def demo_world(path: Path | None) -> None:
     _out.print(f"demo world in {root}")
 
 
-@cli.command()
-@click.argument("output", type=click.Path(path_type=Path))
-@click.option("--to", "dsn", required=True, metavar="postgresql://USER:PASS@HOST:PORT/DB",
-              envvar="RS_CATALOG_DSN", help="The pgstac database (or $RS_CATALOG_DSN).")
-@click.option("--href-base", metavar="URL",
-              help="Asset hrefs under this URL (the folder on a file server), not file://.")
-@click.option("--migrate", is_flag=True, help="Install or upgrade pgstac in the database first.")
-def publish(output: Path, dsn: str, href_base: str | None, migrate: bool) -> None:
-    """Load the output items of OUTPUT into a shared STAC catalogue (pgstac), idempotently."""
-    from rs.publish import publish as publish_output
-    from rs.publish import redact_dsn
-
-    try:
-        results = publish_output(output, dsn, href_base=href_base, migrate=migrate)
-    except RsError as e:
-        _fail(e)
-        return
-    for r in results:
-        _out.print(f"{r.collection}: {r.items} items ({r.new} new, {r.updated} updated, "
-                   f"{r.unchanged} unchanged) in {escape(redact_dsn(dsn))}")
-
-
 cli.add_command(transect_stats)
 cli.add_command(train_change)
 cli.add_command(schedule)

@@ -174,7 +174,15 @@ class Outputs:
     assets: list[OutputAsset] = field(default_factory=list)
 
     def path(self, key: str, ext: str) -> Path:
-        """Staging path of output ``key``: ``<pipeline>_<step>_<period>_<key>.<ext>``."""
+        """Staging path of output ``key``: ``<pipeline>_<step>_<period>_<key>.<ext>``; a key
+        that could leave the folder (``/``, ``..``, a control character) is refused."""
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", f"{key}.{ext}") or ".." in key:
+            from rs.errors import OutputError
+
+            raise OutputError(f"output key {key[:80]!r} cannot name a file: a product built it "
+                              "from data; keys use letters, digits, '_', '-' and '.' only")
         return self.staging / f"{self.stem}_{key}.{ext}"
 
     def add(self, *assets: OutputAsset) -> None:

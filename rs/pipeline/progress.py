@@ -16,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from rs._redact import redact
+
 __all__ = ["QuietReporter", "Reporter", "RichReporter"]
 
 
@@ -60,7 +62,7 @@ class RichReporter:
         self._started = False
 
     def stage(self, message: str) -> None:
-        self.console.print(f"[bold cyan]•[/] {message}")
+        self.console.print(f"[bold cyan]•[/] {redact(message)}")  # no secret in a log
 
     def bar(self, description: str, total: int) -> Callable[[int], None]:
         if not self._started:

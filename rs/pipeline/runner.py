@@ -27,7 +27,7 @@ from typing import Any
 from rs import __version__
 from rs._redact import redact, redact_obj
 from rs.aoi import Aoi
-from rs.errors import EmptyProductError, NoScenesError, exit_code_for
+from rs.errors import EmptyProductError, NoScenesError, OutputError, exit_code_for
 from rs.export._atomic import check_writable
 from rs.export.stac_items import OutputAsset, output_item, write_output_item
 from rs.pipeline.cluster import dask_client, probe_scheduler
@@ -444,5 +444,11 @@ def _build(
 
 
 def _moved(a: OutputAsset, staging: Path, out_dir: Path) -> OutputAsset:
-    """``a`` as it will be once moved from ``staging`` into ``out_dir``."""
-    return dataclasses.replace(a, path=out_dir / a.path.relative_to(staging))
+    """``a`` as it will be once moved from ``staging`` into ``out_dir``; a file that would land
+    outside ``out_dir`` (a name with ``..`` or ``/`` from data) is refused."""
+    norm = Path(os.path.normpath(a.path))
+    if not norm.is_relative_to(staging) or norm == staging:
+        raise OutputError(f"output {a.key!r} ({a.path.name!r}) would be written outside the "
+                          f"output folder {out_dir}: a product named a file from its data; "
+                          "report this as a bug in rs")
+    return dataclasses.replace(a, path=out_dir / norm.relative_to(staging))

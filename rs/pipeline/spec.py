@@ -49,7 +49,7 @@ from rs.pipeline.periods import (
 )
 from rs.pipeline.schedule import check_cron, now_utc
 from rs.products import PRODUCTS
-from rs.products.base import StepSpec
+from rs.products.base import NAME_MAX, StepSpec
 
 __all__ = [
     "DaskSpec",
@@ -297,7 +297,7 @@ _OLD_KEYS = {
 class PipelineSpec(Strict):
     """A whole pipeline: AOI, named sources and periods, the steps, the output folder."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(description="the pipeline's name, used in file and item names")
     aoi: str = Field(min_length=1, description="AOI file, or a 'minx,miny,maxx,maxy' lon/lat bbox")
     sources: dict[str, Source] = Field(min_length=1)
     periods: dict[str, Periods] = Field(min_length=1)
@@ -343,12 +343,29 @@ class PipelineSpec(Strict):
                 )
         return data
 
+    @field_validator("name")
+    @classmethod
+    def _pipeline_name(cls, v: str) -> str:
+        if len(v) > NAME_MAX or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+            raise ValueError(
+                f"{v[:80]!r} is used in file and item names: write it with letters, digits, "
+                f"'_', '-' and '.' only, starting with a letter or digit, at most {NAME_MAX} "
+                "characters (e.g. 'demo'); no '/', space or control character"
+            )
+        return v
+
     @field_validator("sources", "periods")
     @classmethod
-    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+    def _names(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        what = "period" if info.field_name == "periods" else "source"
         for name in v:
-            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", name):
-                raise ValueError(f"name {name!r} may only use letters, digits, '_' and '-'")
+            if len(name) > NAME_MAX or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+                raise ValueError(
+                    f"{what} name {name[:80]!r} is used in file and item names: write it with "
+                    f"letters, digits, '_' and '-' only, starting with a letter or digit, at "
+                    f"most {NAME_MAX} characters (e.g. 'season'); no '/', '.', space or "
+                    "control character"
+                )
         return v
 
     @model_validator(mode="after")

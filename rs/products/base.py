@@ -52,13 +52,29 @@ def _one_output(ref: str) -> str:
 #: a reference to one earlier step's output: ``step`` or ``step@period``, not ``step@*``
 OneOutput = Annotated[str, AfterValidator(_one_output)]
 STEP_ID = r"^[A-Za-z][A-Za-z0-9_-]*$"
+#: longest step id, period or pipeline name: they make file names (a name is at most 255 bytes)
+NAME_MAX = 64
+
+
+def _step_id(v: str) -> str:
+    import re
+
+    if len(v) > NAME_MAX or not re.fullmatch(STEP_ID, v):
+        raise ValueError(
+            f"step id {v[:80]!r} is used in file and item names: write it with letters, digits, "
+            f"'_' and '-' only, starting with a letter, at most {NAME_MAX} characters "
+            "(e.g. 'composite'); no '/', '.', space or control character"
+        )
+    return v
 
 
 class StepSpec(Strict):
     """Fields every step has; a product's spec model subclasses this and adds ``kind``."""
 
     kind: str
-    id: str = Field(pattern=STEP_ID, description="name of the step, used in file and item names")
+    id: Annotated[str, AfterValidator(_step_id)] = Field(
+        description="name of the step, used in file and item names"
+    )
     periods: list[str] | None = Field(
         default=None,
         description="names of the spec's periods this step runs for (default: every period)",
