@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rs import __version__
+from rs._redact import redact
 from rs.cli_change import train_change
 from rs.cli_coast import transect_stats
 from rs.cli_schedule import schedule
@@ -26,7 +27,7 @@ _out = Console(soft_wrap=True)
 
 
 def _fail(e: RsError) -> None:
-    _err.print(f"[bold red]error:[/] {escape(str(e))}")
+    _err.print(f"[bold red]error:[/] {escape(redact(str(e)))}")  # no secret in a log
     sys.exit(exit_code_for(e))
 
 
@@ -43,7 +44,7 @@ def _show_warning(
 ) -> None:
     """rs's own warnings as one clean ``warning: ...`` line; others as Python shows them."""
     if issubclass(category, RsWarning):
-        text = " ".join(str(message).split())  # one line, whatever the message holds
+        text = redact(" ".join(str(message).split()))  # one line, no secret in it
         _err.print(f"[bold yellow]warning:[/] {escape(text)}")
         return
     _show_other_warning(message, category, filename, lineno, file, line)
@@ -143,6 +144,28 @@ def demo_world(path: Path | None) -> None:
         _fail(e)
         return
     _out.print(f"demo world in {root}")
+
+
+@cli.command()
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--to", "dsn", required=True, metavar="postgresql://USER:PASS@HOST:PORT/DB",
+              envvar="RS_CATALOG_DSN", help="The pgstac database (or $RS_CATALOG_DSN).")
+@click.option("--href-base", metavar="URL",
+              help="Asset hrefs under this URL (the folder on a file server), not file://.")
+@click.option("--migrate", is_flag=True, help="Install or upgrade pgstac in the database first.")
+def publish(output: Path, dsn: str, href_base: str | None, migrate: bool) -> None:
+    """Load the output items of OUTPUT into a shared STAC catalogue (pgstac), idempotently."""
+    from rs.publish import publish as publish_output
+    from rs.publish import redact_dsn
+
+    try:
+        results = publish_output(output, dsn, href_base=href_base, migrate=migrate)
+    except RsError as e:
+        _fail(e)
+        return
+    for r in results:
+        _out.print(f"{r.collection}: {r.items} items ({r.new} new, {r.updated} updated, "
+                   f"{r.unchanged} unchanged) in {escape(redact_dsn(dsn))}")
 
 
 cli.add_command(transect_stats)
