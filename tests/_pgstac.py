@@ -70,30 +70,29 @@ def pgstac_server(bin_dir: Path) -> Iterator[Pgstac]:
     # a folder of its own under the system temp folder: when the tests run as root the
     # server runs as the postgres user, which cannot enter pytest's private tmp folders
     tmp = Path(tempfile.mkdtemp(prefix="rs-pgstac-"))
-    data, sock = tmp / "pgdata", tmp / "sock"
-    sock.mkdir()
-    pwfile = tmp / "pw"
-    pwfile.write_text(PASSWORD)
+    data, sock, pwfile = tmp / "pgdata", tmp / "sock", tmp / "pw"
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
     as_postgres: dict[str, object] = {}
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres user
-        import pwd
-
-        uid = pwd.getpwnam("postgres").pw_uid
-        for p in (tmp, sock, pwfile):
-            os.chown(p, uid, -1)
-        as_postgres = {"user": "postgres", "group": "postgres"}
-    _run([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={pwfile}",
-          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
-         env=env, **as_postgres)
-    port = free_port()
-    opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sock} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-    _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "pg.log"), "-o", opts,
-          "-w", "-t", "60", "start"], env=env, **as_postgres)
     api: subprocess.Popen[bytes] | None = None
     stack = ExitStack()
     try:
+        sock.mkdir()
+        pwfile.write_text(PASSWORD)
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as postgres
+            import pwd
+
+            uid = pwd.getpwnam("postgres").pw_uid
+            for p in (tmp, sock, pwfile):
+                os.chown(p, uid, -1)
+            as_postgres = {"user": "postgres", "group": "postgres"}
+        _run([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={pwfile}",
+              "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
+             env=env, **as_postgres)
+        port = free_port()
+        opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sock} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "pg.log"), "-o", opts,
+              "-w", "-t", "60", "start"], env=env, **as_postgres)
         _run([str(bin_dir / "createdb"), "-h", str(sock), "-p", str(port), "-U", USER, DATABASE],
              env=env)
         _run([str(bin_dir / "psql"), "-h", str(sock), "-p", str(port), "-U", USER, "-d",
@@ -129,7 +128,8 @@ def pgstac_server(bin_dir: Path) -> Iterator[Pgstac]:
             except subprocess.TimeoutExpired:
                 api.kill()
                 api.wait()
-        subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, check=False, env=env, **as_postgres)  # type: ignore[call-overload]
+        if (data / "postmaster.pid").exists():
+            subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                           capture_output=True, check=False, env=env, **as_postgres)  # type: ignore[call-overload]
         stack.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,13 +19,11 @@ import rasterio
 import requests
 import yaml
 
-from rs.publish import collection_id
+from rs.publish import catalog_items, collection_id, redact_dsn
 from rs.testing import World
 from tests._pgstac import PASSWORD, Pgstac, free_port, pg_bin, pgstac_server
 from tests._pipelines import run_rs
 from tests.conftest import world_bbox
-
-pytestmark = pytest.mark.slow
 
 PERIODS = {"a": ("2021-05-01", "2021-12-31"), "b": ("2022-01-01", "2022-09-30")}
 
@@ -85,6 +83,7 @@ def publish(rs_cache: Path, out: Path, dsn: str, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_publish__api_finds_every_output_item_and_searches_work(
     pgstac: Pgstac, output: Path, rs_cache: Path, small_world: World
 ) -> None:
@@ -129,6 +128,7 @@ def test_publish__api_finds_every_output_item_and_searches_work(
         assert item.properties["rs:run_key"] == mine[item.id]["properties"]["rs:run_key"]
 
 
+@pytest.mark.slow
 def test_publish__twice_leaves_exactly_the_same_rows(
     pgstac: Pgstac, output: Path, rs_cache: Path
 ) -> None:
@@ -140,6 +140,7 @@ def test_publish__twice_leaves_exactly_the_same_rows(
     assert len([r for r in before[0] if r[1] == "rs-t"]) == 2
 
 
+@pytest.mark.slow
 def test_publish__forced_rerun_replaces_changed_items_without_duplicates(
     pgstac: Pgstac, output: Path, rs_cache: Path
 ) -> None:
@@ -159,6 +160,7 @@ def test_publish__forced_rerun_replaces_changed_items_without_duplicates(
         assert item.properties["created"] == new[item.id]["properties"]["created"]
 
 
+@pytest.mark.slow
 def test_publish__unreachable_database_exit_3_without_password(
     output: Path, rs_cache: Path
 ) -> None:
@@ -169,6 +171,7 @@ def test_publish__unreachable_database_exit_3_without_password(
     assert PASSWORD not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_publish__wrong_password_exit_3_without_password(
     pgstac: Pgstac, output: Path, rs_cache: Path
 ) -> None:
@@ -179,6 +182,7 @@ def test_publish__wrong_password_exit_3_without_password(
     assert "wrong-pw-4711" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_publish__unmigrated_database_says_how_then_migrate_with_href_base(
     pgstac: Pgstac, output: Path, rs_cache: Path
 ) -> None:
@@ -218,3 +222,44 @@ def test_publish__unmigrated_database_says_how_then_migrate_with_href_base(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_redact_dsn__masks_url_and_keyword_passwords() -> None:
+    dsn = "postgresql://rs:p%40ss@db.example:5432/catalog"
+    assert redact_dsn(dsn) == "postgresql://rs:***@db.example:5432/catalog"
+    assert redact_dsn("host=db password='a b' dbname=x") == "host=db password=*** dbname=x"
+    assert redact_dsn("postgresql://rs@db/x") == "postgresql://rs@db/x"  # no password: as is
+    # the DSN's password wherever a message repeats it
+    assert redact_dsn("login p@ss refused", "postgresql://rs:p@ss@db/x") == "login *** refused"
+
+
+def test_catalog_items__absolute_hrefs_collection_and_api_links(tmp_path: Path) -> None:
+    item = {
+        "type": "Feature", "id": "t-diff-p", "properties": {"rs:pipeline": "t"},
+        "assets": {"a": {"href": "../t_diff p.tif"}, "b": {"href": "https://x.org/f.tif"}},
+        "links": [
+            {"rel": "root", "href": "../catalog.json"},
+            {"rel": "parent", "href": "../catalog.json"},
+            {"rel": "derived_from", "href": "./t-composite-p.json"},
+            {"rel": "license", "href": "../LICENSE.txt"},
+        ],
+    }
+    out = tmp_path / "out"
+    (got,) = catalog_items([item], out)
+    assert got["collection"] == "rs-t"
+    assert got["assets"]["a"]["href"] == (out / "t_diff p.tif").as_uri()
+    assert got["assets"]["b"]["href"] == "https://x.org/f.tif"
+    assert got["links"] == [
+        {"rel": "derived_from", "href": "collections/rs-t/items/t-composite-p"},
+        {"rel": "license", "href": (out / "LICENSE.txt").as_uri()},
+    ]
+    assert item["assets"]["a"]["href"] == "../t_diff p.tif"  # the input is left alone
+    (served,) = catalog_items([item], out, href_base="https://files.example/rs/out")
+    assert served["assets"]["a"]["href"] == "https://files.example/rs/out/t_diff%20p.tif"
+
+
+def test_publish__folder_that_is_no_output_exit_2(tmp_path: Path, rs_cache: Path) -> None:
+    done = run_rs(rs_cache, "publish", str(tmp_path), "--to", f"postgresql://rs:{PASSWORD}@x/y")
+    assert done.returncode == 2, done.stderr
+    assert "is not an rs output folder" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
