@@ -204,7 +204,7 @@ def test_rs_run__credentials_in_the_stac_url_never_written(
     url = f"http://user:{SECRETS[0]}@127.0.0.1:{port}/v1?token={SECRETS[1]}&sig={SECRETS[2]}"
     spec = write_spec(tmp_path, "118.70,32.05,118.74,32.09",
                       sources={"s2": {"url": url, "collections": ["sentinel-2-l2a"],
-                                      "retries": 0, "timeout": 2}})
+                                      "retries": 1, "timeout": 2}})
     proc = rs_cli("run", str(spec))
     assert proc.returncode == 3, proc.stderr
     assert f"127.0.0.1:{port}" in proc.stderr
