@@ -40,15 +40,20 @@ def pgstac() -> Iterator[Pgstac]:
 
 @pytest.fixture(scope="module")
 def output(small_world: World, rs_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An output folder of a two-period composite run (two items: periods a and b)."""
+    """An output folder with three items: composites of periods a and b, and the NDVI change
+    from a to b (an item derived from both)."""
     tmp = tmp_path_factory.mktemp("publish")
     spec = {
         "name": "t",
         "sources": {"s2": {"embedded": str(small_world.root), "collections": ["sentinel-2-l2a"]}},
         "aoi": world_bbox(small_world),
         "periods": {k: {"start": s, "end": e} for k, (s, e) in PERIODS.items()},
-        "steps": [{"id": "composite", "kind": "composite", "bands": ["red", "green", "blue"],
-                   "indices": ["ndvi"]}],
+        "steps": [
+            {"id": "composite", "kind": "composite", "periods": ["a", "b"],
+             "bands": ["red", "green", "blue"], "indices": ["ndvi"]},
+            {"id": "change", "kind": "difference", "periods": ["b"], "before": "composite@a",
+             "after": "composite@b", "layer": "ndvi"},
+        ],
         "output": str(tmp / "out"),
         "dask": {"workers": 1, "threads_per_worker": 2},
     }
@@ -89,7 +94,7 @@ def test_publish__api_finds_every_output_item_and_searches_work(
 ) -> None:
     publish(rs_cache, output, pgstac.dsn)
     mine = folder_items(output)
-    assert len(mine) == 2
+    assert len(mine) == 3
     api = pystac_client.Client.open(pgstac.api_url)
     coll = api.get_collection(collection_id("t"))
     assert coll.id == "rs-t"
@@ -103,10 +108,20 @@ def test_publish__api_finds_every_output_item_and_searches_work(
     for item in mine.values():
         b = item["bbox"]
         assert bbox[0] <= b[0] and bbox[1] <= b[1] and bbox[2] >= b[2] and bbox[3] >= b[3]
-    # by datetime: each period's item alone
+    # by datetime: each period's items alone
     for name, (start, end) in PERIODS.items():
-        hits = [i.id for i in api.search(collections=["rs-t"], datetime=f"{start}/{end}").items()]
-        assert len(hits) == 1 and f"-{name}-" in hits[0], (name, hits)
+        hits = {i.id for i in api.search(collections=["rs-t"], datetime=f"{start}/{end}").items()}
+        assert hits == {i for i in mine if f"-{name}-" in i}, (name, hits)
+        assert len(hits) == (1 if name == "a" else 2)
+    # by a property (CQL2 filter): the step
+    step_is = {"op": "=", "args": [{"property": "rs:step"}, "change"]}
+    hits = {i.id for i in api.search(collections=["rs-t"], filter=step_is).items()}
+    assert hits == {i for i in mine if i.startswith("t-change-")} and len(hits) == 1
+    # derived_from leads to the upstream items in the API
+    (change,) = (found[i] for i in hits)
+    upstream = {requests.get(link.href, timeout=10).json()["id"]
+                for link in change.links if link.rel == "derived_from"}
+    assert upstream == {i for i in mine if i.startswith("t-composite-")}
     both = api.search(collections=["rs-t"], datetime="2021-12-01/2022-02-01").items()
     assert {i.id for i in both} == set(mine)
     # by bbox: the world's bbox finds both, a box elsewhere none
@@ -135,9 +150,9 @@ def test_publish__twice_leaves_exactly_the_same_rows(
     publish(rs_cache, output, pgstac.dsn)
     before = rows(pgstac.dsn)
     out = publish(rs_cache, output, pgstac.dsn)
-    assert "rs-t: 2 items (0 new, 0 updated, 2 unchanged)" in out
+    assert "rs-t: 3 items (0 new, 0 updated, 3 unchanged)" in out
     assert rows(pgstac.dsn) == before
-    assert len([r for r in before[0] if r[1] == "rs-t"]) == 2
+    assert len([r for r in before[0] if r[1] == "rs-t"]) == 3
 
 
 @pytest.mark.slow
@@ -152,7 +167,7 @@ def test_publish__forced_rerun_replaces_changed_items_without_duplicates(
     assert set(new) == set(old)
     assert all(new[i]["properties"]["created"] != old[i]["properties"]["created"] for i in new)
     out = publish(rs_cache, output, pgstac.dsn)
-    assert "rs-t: 2 items (0 new, 2 updated, 0 unchanged)" in out
+    assert "rs-t: 3 items (0 new, 3 updated, 0 unchanged)" in out
     items, _ = rows(pgstac.dsn)
     assert sorted(r[0] for r in items if r[1] == "rs-t") == sorted(new)
     api = pystac_client.Client.open(pgstac.api_url)
@@ -207,11 +222,11 @@ def test_publish__unmigrated_database_says_how_then_migrate_with_href_base(
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         out = publish(rs_cache, output, dsn, "--migrate", "--href-base", base)
-        assert "rs-t: 2 items (2 new, 0 updated, 0 unchanged)" in out
+        assert "rs-t: 3 items (3 new, 0 updated, 0 unchanged)" in out
         with psycopg.connect(dsn) as conn:
             conn.execute("SET search_path TO pgstac, public")
             got = conn.execute("SELECT content_hydrate(i) FROM items i").fetchall()
-        assert len(got) == 2
+        assert len(got) == 3
         for (item,) in got:
             for asset in item["assets"].values():
                 assert asset["href"].startswith(base), asset["href"]
