@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import warnings
@@ -34,6 +35,11 @@ from rs.errors import OutputError, RsWarning, RunLockedError
 __all__ = ["LOCK_NAME", "RunLock", "pid_alive", "read_lock", "run_lock"]
 
 LOCK_NAME = ".rs-run.lock"
+
+#: The temporary name :func:`rs.export._atomic.atomic_path` writes before its rename
+#: (``.<target name>.<8 hex>.tmp[...]``). Only lock holders write items, the catalog and
+#: reports, so such a file found under the lock is a killed run's.
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\..*)?$")
 
 
 def pid_alive(pid: int) -> bool:
@@ -174,7 +180,8 @@ def run_lock(out_dir: Path, spec: str | Path | None = None) -> Iterator[dict[str
     A stale lock taken over is an :class:`~rs.errors.RsWarning` (the CLI prints it even with
     ``--quiet``) and ``stale`` in the record. Under the lock no other run writes into the
     folder, so staging folders found there (``.rs-staging-*``) are a dead run's: they are
-    removed and listed (``removed_staging``).
+    removed and listed (``removed_staging``), and so are the temporary files of atomic writes
+    a killed run was in the middle of (``removed_temporary``).
     """
     with RunLock(out_dir, spec) as lock:
         info: dict[str, Any] = {"path": str(lock.path), **lock.record}
@@ -186,4 +193,21 @@ def run_lock(out_dir: Path, spec: str | Path | None = None) -> Iterator[dict[str
             shutil.rmtree(folder, ignore_errors=True)
         if left:
             info["removed_staging"] = [f.name for f in left]
+        if temporary := _remove_temporary(Path(out_dir)):
+            info["removed_temporary"] = temporary
         yield info
+
+
+def _remove_temporary(out_dir: Path) -> list[str]:
+    """Remove what a run killed inside an atomic write left (a temporary file beside the item,
+    catalog or report it was writing) from ``out_dir``, ``items/`` and ``reports/``; their
+    paths relative to ``out_dir``. Only called under the lock: no live run is writing them."""
+    removed = []
+    for folder in (out_dir, out_dir / "items", out_dir / "reports"):
+        with contextlib.suppress(OSError):
+            for f in sorted(folder.iterdir()):
+                if _TEMPORARY.match(f.name) and f.is_file():
+                    with contextlib.suppress(FileNotFoundError):
+                        f.unlink()
+                    removed.append(f.relative_to(out_dir).as_posix())
+    return removed
