@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from distributed import Client
 
 from rs.testing import World
 from rs.testing.faults import (
     blocks_done,
+    composite_spec,
     dask_processes,
     diff_outputs,
     interrupt,
@@ -38,28 +38,6 @@ from rs.testing.faults import (
 )
 from tests._flaky_proxy import flaky_api
 from tests._pipelines import run_rs
-
-from .conftest import world_bbox
-
-
-def _spec(world: World, out: Path, path: Path, source: dict[str, Any] | None = None,
-          periods: int = 1, block_size: int = 32) -> Path:
-    """Composite of red, green, blue, nir + NDVI of the small world for 1 or 2 periods."""
-    all_periods = {"before": {"start": "2021-05-01", "end": "2021-09-30"},
-                   "after": {"start": "2022-04-01", "end": "2022-09-30"}}
-    spec = {
-        "name": "f",
-        "aoi": world_bbox(world),
-        "sources": {"s2": source or {"embedded": str(world.root),
-                                     "collections": ["sentinel-2-l2a"]}},
-        "periods": dict(list(all_periods.items())[:periods]) if periods == 1 else all_periods,
-        "steps": [{"id": "comp", "kind": "composite", "bands": ["red", "green", "blue", "nir"],
-                   "indices": ["ndvi"], "quicklook": False}],
-        "output": str(out),
-        "dask": {"workers": 1, "threads_per_worker": 2, "block_size": block_size},
-    }
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    return path
 
 
 def _ok(done: Any) -> None:
@@ -79,8 +57,8 @@ def test_rs_run__flaky_stac_api_completes_with_the_clean_runs_outputs(
             source = {"url": proxy.url, "collections": ["sentinel-2-l2a"], "timeout": 1.0,
                       "retries": 8}
             out = tmp_path / name
-            _ok(run_rs(rs_cache, "run", str(_spec(small_world, out, tmp_path / f"{name}.yaml",
-                                                   source))))
+            spec = composite_spec(small_world, out, tmp_path / f"{name}.yaml", source)
+            _ok(run_rs(rs_cache, "run", str(spec)))
             outs[name] = output_digest(out, replace={proxy.url: "<api>"})
             if name == "flaky":
                 # seed 4 fails 4 of the run's 8 requests, one of each kind (the run makes 4
@@ -132,10 +110,10 @@ def test_rs_run__dask_worker_killed_mid_run_completes_with_the_clean_runs_output
 ) -> None:
     """Two worker processes (no nanny); the one computing a block is SIGKILLed after the first
     blocks finished: the scheduler reruns its tasks on the other and nothing is lost."""
-    _ok(run_rs(rs_cache, "run", str(_spec(small_world, tmp_path / "clean",
-                                          tmp_path / "clean.yaml", block_size=16))))
+    clean = composite_spec(small_world, tmp_path / "clean", tmp_path / "clean.yaml", block_size=16)
+    _ok(run_rs(rs_cache, "run", str(clean)))
     out = tmp_path / "killed"
-    spec = _spec(small_world, out, tmp_path / "killed.yaml", block_size=16)
+    spec = composite_spec(small_world, out, tmp_path / "killed.yaml", block_size=16)
     with dask_processes(tmp_path, n_workers=2) as cluster, Client(cluster.address) as client:
         with rs_run(spec, "--scheduler", cluster.address, cache=rs_cache,
                     log=tmp_path / "run.log") as proc:
@@ -165,10 +143,11 @@ def test_rs_run__interrupted_and_restarted_gives_the_clean_runs_outputs(
 ) -> None:
     """Two periods; the run is stopped while the second is being built (the first published),
     then run again: the same files as an uninterrupted run, none twice, nothing partial."""
-    _ok(run_rs(rs_cache, "run", str(_spec(small_world, tmp_path / "clean",
-                                          tmp_path / "clean.yaml", periods=2, block_size=16))))
+    clean = composite_spec(small_world, tmp_path / "clean", tmp_path / "clean.yaml", periods=2,
+                           block_size=16)
+    _ok(run_rs(rs_cache, "run", str(clean)))
     out = tmp_path / "out"
-    spec = _spec(small_world, out, tmp_path / "spec.yaml", periods=2, block_size=16)
+    spec = composite_spec(small_world, out, tmp_path / "spec.yaml", periods=2, block_size=16)
     code = interrupt(spec, out, sig, cache=rs_cache)
     assert code == (128 + sig if sig == signal.SIGTERM else -sig), "stopped mid-build"
     assert len(list((out / "items").glob("*.json"))) == 1, "only the first period published"
@@ -182,3 +161,22 @@ def test_rs_run__interrupted_and_restarted_gives_the_clean_runs_outputs(
     assert [s["status"] for s in report["steps"]] == ["up-to-date", "built"]
     assert leftovers(out) == []
     assert diff_outputs(output_digest(out), output_digest(tmp_path / "clean")) == []
+
+
+def test_run_lock__temporary_files_of_a_killed_write_removed(tmp_path: Path) -> None:
+    """A run killed inside an atomic write (item, catalog, report) leaves its temporary file;
+    the next run removes it under the lock, and leaves the published files and others alone."""
+    from rs.pipeline.lock import run_lock
+
+    (tmp_path / "items").mkdir()
+    (tmp_path / "reports").mkdir()
+    planted = [".catalog.json.0a1b2c3d.tmp", "items/.f-comp-before.json.deadbeef.tmp",
+               "reports/.f-latest.json.12345678.tmp", ".f_x_zones.gpkg.abcdef01.tmp.gpkg"]
+    kept = ["catalog.json", "items/f-comp-before.json", "f_comp_before_ndvi.tif",
+            ".hidden-by-the-user", "notes.tmp"]
+    for name in planted + kept:
+        (tmp_path / name).write_text("x")
+    with run_lock(tmp_path, "spec.yaml") as info:
+        assert info["removed_temporary"] == sorted(planted)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
+                  if p.is_file()) == sorted(kept)

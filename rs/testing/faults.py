@@ -41,13 +41,17 @@ from urllib.parse import urlsplit
 __all__ = [
     "FlakyProxy",
     "blocks_done",
+    "composite_spec",
     "dask_processes",
     "diff_outputs",
+    "flaky_api",
+    "inner_bbox",
     "interrupt",
     "leftovers",
     "output_digest",
     "rs_run",
     "wait_for",
+    "worker_of",
 ]
 
 #: Item properties that differ between two runs of the same inputs (the time of writing).
@@ -181,6 +185,65 @@ class FlakyProxy:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+
+@contextlib.contextmanager
+def flaky_api(world_root: Path, api_dir: Path, *, fail_rate: float = 0.3, stall_s: float = 2.0,
+              seed: int = 0) -> Iterator[FlakyProxy]:
+    """The embedded STAC API (``rustac serve``) on the items under ``world_root`` behind a
+    :class:`FlakyProxy`; give the spec's STAC source ``url: proxy.url`` and a timeout below
+    ``stall_s``."""
+    from rs.sources.local import EmbeddedStacApi, build_api_files
+
+    files = build_api_files([world_root], api_dir)
+    with EmbeddedStacApi(files) as api, FlakyProxy(
+        api.url, fail_rate=fail_rate, stall_s=stall_s, seed=seed
+    ) as proxy:
+        yield proxy
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def inner_bbox(world: Any, margin_px: int = 8) -> str:
+    """A lon/lat bbox string inside a synthetic :class:`~rs.testing.World`, ``margin_px``
+    from each edge."""
+    from pyproj import Transformer
+
+    g = world.grid
+    minx, miny, maxx, maxy = g.bounds
+    m = margin_px * g.res
+    to_ll = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
+    xs, ys = to_ll.transform(
+        [minx + m, maxx - m, minx + m, maxx - m], [miny + m, miny + m, maxy - m, maxy - m]
+    )
+    west, south = max(xs[0], xs[2]), max(ys[0], ys[1])
+    east, north = min(xs[1], xs[3]), min(ys[2], ys[3])
+    return f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
+
+
+def composite_spec(world: Any, out: Path, path: Path, source: dict[str, Any] | None = None,
+                   periods: int = 1, block_size: int = 32) -> Path:
+    """Write a spec ``f``: composite ``comp`` (red, green, blue, nir + NDVI) of a synthetic
+    world for one period (``before``) or two (``before``, ``after``); the embedded API on the
+    world's folder unless ``source`` is given."""
+    import yaml
+
+    all_periods = {"before": {"start": "2021-05-01", "end": "2021-09-30"},
+                   "after": {"start": "2022-04-01", "end": "2022-09-30"}}
+    spec = {
+        "name": "f",
+        "aoi": inner_bbox(world),
+        "sources": {"s2": source or {"embedded": str(world.root),
+                                     "collections": ["sentinel-2-l2a"]}},
+        "periods": dict(list(all_periods.items())[:periods]),
+        "steps": [{"id": "comp", "kind": "composite", "bands": ["red", "green", "blue", "nir"],
+                   "indices": ["ndvi"], "quicklook": False}],
+        "output": str(out),
+        "dask": {"workers": 1, "threads_per_worker": 2, "block_size": block_size},
+    }
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------- dask processes
