@@ -292,3 +292,15 @@ def test_pickle_uses__the_check_can_fail() -> None:
            "import skops.io as sio\nsio.load('m.skops', trusted=True)\nimport torch.nn\n")
     assert sorted(_pickle_uses(src)) == sorted(["pickle", "joblib", "allow_pickle=True",
                                                 "read_pickle", "trusted=True", "torch.nn"])
+
+
+def test_sentinelhub_safe__a_catalogue_scene_id_never_names_a_path(tmp_path: Path) -> None:
+    """Scene ids from Sentinel Hub's catalogue name cache folders: '..' or '/' in one stays in
+    the folder."""
+    from rs.sources.sentinelhub import _safe
+
+    for sid in ("..", ".", "../../etc", "a/b", "/abs", "x\x00y", "", "y" * 300):
+        name = _safe(sid)
+        assert name and name.strip(".") and "/" not in name and len(name) <= 200
+        assert (tmp_path / name).resolve().parent == tmp_path.resolve()
+    assert _safe("S2A_MSIL2A_20220501T023551_N0400.SAFE") == "S2A_MSIL2A_20220501T023551_N0400.SAFE"

@@ -210,7 +210,9 @@ def _fetch_scene(
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+    """A scene id from the catalogue as one file-name part: never a path, '.' or '..'."""
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", name)[:200]
+    return safe if safe.strip(".") else "_" * max(1, len(safe))
 
 
 def fetch_items(
