@@ -146,14 +146,10 @@ def _file_url(path: Path, out_dir: Path, href_base: str | None) -> str:
 
 
 def _absolute(href: str, items_dir: Path, out_dir: Path, href_base: str | None) -> str:
-    if urlsplit(href).scheme or href.startswith("/"):
-        return href if urlsplit(href).scheme else Path(href).as_uri()
-    path = Path(_normpath(items_dir / href))
-    return _file_url(path, out_dir, href_base)
-
-
-def _normpath(p: Path) -> str:
-    return os.path.normpath(p)
+    """A URL stays; a path (relative to the item, or absolute) becomes a file or base URL."""
+    if urlsplit(href).scheme:
+        return href
+    return _file_url(Path(os.path.normpath(items_dir / href)), out_dir, href_base)
 
 
 def catalog_items(
@@ -161,7 +157,7 @@ def catalog_items(
 ) -> Iterator[dict[str, Any]]:
     """The items as the catalogue holds them: ``collection`` set, hrefs absolute, the folder's
     own links dropped, ``derived_from`` pointing at the upstream item in the API."""
-    out_dir = Path(_normpath(Path(out_dir).absolute()))
+    out_dir = Path(os.path.normpath(Path(out_dir).absolute()))
     items_dir = out_dir / "items"
     for src in items:
         item = copy.deepcopy(dict(src))

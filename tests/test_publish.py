@@ -271,6 +271,9 @@ def test_catalog_items__absolute_hrefs_collection_and_api_links(tmp_path: Path) 
     assert item["assets"]["a"]["href"] == "../t_diff p.tif"  # the input is left alone
     (served,) = catalog_items([item], out, href_base="https://files.example/rs/out")
     assert served["assets"]["a"]["href"] == "https://files.example/rs/out/t_diff%20p.tif"
+    item["assets"]["c"] = {"href": str(out / "sub" / "t.csv")}  # an absolute path inside
+    (served,) = catalog_items([item], out, href_base="https://files.example/rs/out/")
+    assert served["assets"]["c"]["href"] == "https://files.example/rs/out/sub/t.csv"
 
 
 def test_publish__folder_that_is_no_output_exit_2(tmp_path: Path, rs_cache: Path) -> None:
