@@ -90,7 +90,8 @@ def test_html_report__steps_periods_skipped_and_maps(run: dict) -> None:
     skipped = re.search(r"<table id='skipped'>(.*?)</table>", html)
     assert skipped is not None and run["bad"] in skipped.group(1)
     assert "cannot open as raster" in skipped.group(1)
-    assert "<h3>Skipped (1)</h3>" in html and "<h3>Failed (0)</h3>" in html
+    assert "<h3>Skipped inputs (1)</h3>" in html
+    assert "<h3>Steps x periods not built (0)</h3>" in html
     # one map per raster output (composite, ndvi, clear_count), each a PNG data: URI
     maps = re.findall(r"<figure class='map' data-asset='([^']+)'><img alt='[^']+' "
                       r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'>", html)
@@ -126,7 +127,16 @@ def test_render_html_report__tables_and_escaping(tmp_path: Path) -> None:
               "error": {"type": "X", "message": "<script>alert(1)</script>"},
               "steps": [{"item_id": "x", "step": "z", "status": "failed",
                          "reason": "a<b", "item_path": str(out / "items" / "x.json")}]}
+    report["steps"] += [
+        {"item_id": "y", "status": "empty", "reason": "no valid pixel"},
+        {"item_id": "z", "status": "skipped", "reason": "needs y, which has no output"},
+        {"item_id": "w", "status": "up-to-date"}]
     html = render_html_report(out, report)
+    not_built = re.search(r"<table id='not-built'>(.*?)</table>", html)
+    assert not_built is not None
+    assert re.findall(r"<tr><td>(\w)</td><td>(\w+)</td>", not_built.group(1)) == [
+        ("x", "failed"), ("y", "empty"), ("z", "skipped")]
+    assert "<td>a&lt;b</td>" in not_built.group(1)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     table = re.search(r"<table id='table-zonal' class='preview'>(.*?)</table>", html)
     assert table is not None

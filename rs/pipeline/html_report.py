@@ -3,7 +3,8 @@
 ``reports/<pipeline>-<UTC time>.html`` (and ``<pipeline>-latest.html``) hold what the JSON
 report holds, for a person: the run summary (pipeline, status, rs version, times, the error of a
 failed run), the periods with their resolved dates, one row per step x period (status and
-reason), the inputs used, skipped and failed with their reasons, and per step its outputs: a
+reason), the inputs skipped and used, the steps x periods not built (failed, empty, skipped)
+with their reasons, and per step its outputs: a
 small map of every raster (the product's quicklook PNG when it wrote one, else one drawn from
 the COG by :func:`rs.export.quicklook.write_quicklook`) and the first rows of every table.
 
@@ -145,13 +146,13 @@ def _inputs(steps: Sequence[Mapping[str, Any]]) -> list[str]:
         [s.get("item_id"), r.get("scene"), r.get("asset"), r.get("status"), r.get("reason")]
         for s in steps for r in s.get("scenes_skipped") or [] if isinstance(r, Mapping)
     ]
-    failed = [[s.get("item_id"), s.get("reason") or "see the error above"]
-              for s in steps if s.get("status") == "failed"]
+    not_built = [[s.get("item_id"), s.get("status"), s.get("reason") or "see the error above"]
+                 for s in steps if s.get("status") in ("failed", "empty", "skipped")]
     return [
-        f"<h3>Skipped ({len(skipped)})</h3>",
+        f"<h3>Skipped inputs ({len(skipped)})</h3>",
         _table(["item", "input", "asset", "status", "reason"], skipped, "skipped"),
-        f"<h3>Failed ({len(failed)})</h3>",
-        _table(["item", "reason"], failed, "failed"),
+        f"<h3>Steps x periods not built ({len(not_built)})</h3>",
+        _table(["item", "status", "reason"], not_built, "not-built"),
         f"<details><summary>Used ({len(used)})</summary>",
         _table(["item", "input"], used, "used"),
         "</details>",
