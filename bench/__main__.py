@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench.redline import main as redline_main
 
         return redline_main(rest[1:])
+    if rest[:1] == ["faults"]:  # issue 11: bench/faults.py, fault table (its own section)
+        from bench.faults import main as faults_main
+
+        return faults_main(rest[1:])
     if rest[:1] == ["coast"]:  # benchmark 3: bench/coast.py (its own RESULTS.md section)
         from bench.coast import main as coast_main
 
