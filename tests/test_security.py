@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import socket
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,11 @@ def test_rs_run__attribute_values_never_make_files_outside(
     assert not Path("/tmp/rs-escaped-abs").exists()
     (table,) = (tmp_path / "out").glob("t_zonal_*_zonal.csv")
     assert sorted(pd.read_csv(table)["id"]) == sorted(EVIL)
+    # the HTML report shows them as text in the zonal table's first rows
+    html = (tmp_path / "out" / "reports" / "t-latest.html").read_text(encoding="utf-8")
+    preview = re.search(r"<table id='table-zonal' class='preview'>(.*?)</table>", html)
+    assert preview is not None
+    assert all(f"<td>{escape(v)}</td>" in preview.group(1) for v in EVIL)
 
 
 # --- secrets --------------------------------------------------------------------------------
