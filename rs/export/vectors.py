@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -23,9 +23,22 @@ from rs.export.raster import proj_fields
 from rs.export.stac_items import OutputAsset, file_asset
 from rs.export.tables import PARQUET_MEDIA_TYPE, table_columns
 
-__all__ = ["FIELD_TYPES", "GPKG_MEDIA_TYPE", "typed_for_writing", "write_vector"]
+if TYPE_CHECKING:
+    from rs.export.styles import Categories
+
+__all__ = [
+    "FIELD_TYPES",
+    "GPKG_MEDIA_TYPE",
+    "SHAPEFILE_ZIP_MEDIA_TYPE",
+    "shapefile_assets",
+    "shapefile_fields",
+    "typed_for_writing",
+    "write_shapefile_zip",
+    "write_vector",
+]
 
 GPKG_MEDIA_TYPE = "application/geopackage+sqlite3"
+SHAPEFILE_ZIP_MEDIA_TYPE = "application/x-shapefile+zip"
 
 #: schema type names -> Arrow type (GeoPackage: Integer64, Integer, Real, String, Date, DateTime)
 FIELD_TYPES: Mapping[str, pa.DataType] = {
@@ -149,6 +162,7 @@ def write_vector(
     geometry_type: str | None = None,
     descriptions: Mapping[str, str] | None = None,
     roles: Sequence[str] = ("data",),
+    style: Categories | None = None,
 ) -> list[OutputAsset]:
     """Write ``gdf`` as layer ``layer`` of ``<folder>/<stem>.gpkg`` and as ``<stem>.parquet``.
 
@@ -158,7 +172,9 @@ def write_vector(
     the layer's geometry type; give it for frames that may be empty. The GeoPackage file holds
     this one layer and is replaced whole. Returns the assets ``<key>_gpkg`` and
     ``<key>_parquet`` with ``table:columns``, ``table:row_count``, ``table:primary_geometry``
-    and ``proj:code``.
+    and ``proj:code``. With ``style`` (:mod:`rs.export.styles`) the GeoPackage also holds the
+    layer's QGIS default style (``layer_styles``) and ``<stem>.qml`` is written beside it (the
+    asset ``<key>_style``).
     """
     if gdf.crs is None:
         raise ValueError(f"{stem}: the frame has no CRS; set one (gdf.set_crs) before writing")
@@ -181,6 +197,7 @@ def write_vector(
     }
     gpkg = folder / f"{stem}.gpkg"
     parquet = folder / f"{stem}.parquet"
+    styled: list[OutputAsset] = []
     try:
         with atomic_path(gpkg, suffix=".tmp.gpkg") as tmp:
             pyogrio.write_dataframe(
@@ -192,6 +209,10 @@ def write_vector(
                 geometry_type=geometry_type,
                 promote_to_multi=bool(geometry_type and geometry_type.startswith("Multi")),
             )
+            if style is not None:
+                from rs.export.styles import write_vector_style
+
+                styled.append(write_vector_style(tmp, layer, key, style, gpkg.with_suffix(".qml")))
         with atomic_path(parquet) as tmp:
             typed.to_parquet(tmp, index=False)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as e:
@@ -213,4 +234,86 @@ def write_vector(
             title=f"{title} (GeoParquet)" if title else None,
             extra=common,
         ),
+        *styled,
     ]
+
+
+def shapefile_fields(names: Sequence[str]) -> dict[str, str]:
+    """Field name -> its Shapefile name (dBASE: at most 10 characters): names of 10 or fewer
+    are kept; longer ones are cut to 10, and a cut name already taken ends in ``_1``, ``_2``,
+    ... instead (``thumbnail_before`` -> ``thumbnail_``, ``thumbnail_after`` -> ``thumbnai_1``).
+    """
+    out: dict[str, str] = {}
+    taken = {n.lower() for n in names if len(n) <= 10}
+    for n in names:
+        if len(n) <= 10:
+            out[n] = n
+            continue
+        short, i = n[:10], 0
+        while short.lower() in taken:
+            i += 1
+            short = f"{n[:10 - len(str(i)) - 1]}_{i}"
+        taken.add(short.lower())
+        out[n] = short
+    return out
+
+
+def write_shapefile_zip(gpkg: Path, layer: str, key: str) -> OutputAsset:
+    """Layer ``layer`` of ``gpkg`` as ``<gpkg stem>.shp.zip`` beside it: ``.shp``, ``.shx``,
+    ``.dbf``, ``.prj``, ``.cpg`` (UTF-8), the ``.qml`` beside the GeoPackage if any, and
+    ``<stem>.fields.csv`` (GeoPackage field, Shapefile field), the mapping of
+    :func:`shapefile_fields`, also in the asset's ``rs:shapefile_fields``. Date-times are
+    written as ISO 8601 text and booleans as 0/1 integers (dBASE has neither); text is cut at
+    254 bytes. The asset ``<key>_shp``."""
+    import tempfile
+    import zipfile
+
+    gpkg = Path(gpkg)
+    stem = gpkg.stem
+    frame = pyogrio.read_dataframe(gpkg, layer=layer)
+    geom = frame.geometry.name
+    mapping = shapefile_fields([str(c) for c in frame.columns if c != geom])
+    for c in mapping:
+        col = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            frame[c] = col.map(lambda t: t.isoformat() if pd.notna(t) else None)
+        elif pd.api.types.is_bool_dtype(col):
+            frame[c] = col.astype("int64")
+    frame = frame.rename(columns=mapping)
+    target = gpkg.with_name(f"{stem}.shp.zip")
+    try:
+        with tempfile.TemporaryDirectory(dir=gpkg.parent) as tmpdir:
+            shp = Path(tmpdir) / f"{stem}.shp"
+            pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile",
+                                    layer_options={"ENCODING": "UTF-8"})
+            (Path(tmpdir) / f"{stem}.fields.csv").write_text(
+                "gpkg_field,shapefile_field\n"
+                + "".join(f"{a},{b}\n" for a, b in mapping.items()), encoding="utf-8")
+            qml = gpkg.with_suffix(".qml")
+            if qml.exists():
+                (Path(tmpdir) / qml.name).write_bytes(qml.read_bytes())
+            with atomic_path(target, suffix=".tmp.zip") as tmp, zipfile.ZipFile(
+                tmp, "w", compression=zipfile.ZIP_DEFLATED
+            ) as zf:
+                for f in sorted(Path(tmpdir).iterdir()):
+                    zf.write(f, f.name)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as e:
+        raise OutputError(f"cannot write the zipped Shapefile of {gpkg}: {e}") from e
+    return file_asset(f"{key}_shp", target, SHAPEFILE_ZIP_MEDIA_TYPE,
+                      title=f"{layer} (zipped ESRI Shapefile)",
+                      extra={"rs:shapefile_fields": mapping})
+
+
+def shapefile_assets(assets: Sequence[OutputAsset]) -> list[OutputAsset]:
+    """A zipped Shapefile (:func:`write_shapefile_zip`) of every one-layer GeoPackage asset
+    with a geometry among ``assets`` (keys ``<key>_gpkg`` give ``<key>_shp``); the pipeline
+    option ``export: {shapefile: true}``."""
+    out = []
+    for a in assets:
+        tables = a.extra.get("table:tables", [])
+        if a.media_type != GPKG_MEDIA_TYPE or len(tables) != 1:
+            continue
+        if "table:primary_geometry" not in a.extra:
+            continue
+        out.append(write_shapefile_zip(a.path, tables[0]["name"], a.key.removesuffix("_gpkg")))
+    return out

@@ -313,6 +313,7 @@ def _step(state: _Run, run: StepRun) -> StepOutcome:
             "period": [period.start.isoformat(), period.end.isoformat()],
             "inputs": input_keys,
             "upstream": {role: [u.run_key for u in ups] for role, ups in upstream.items()},
+            **({"export": spec.export.model_dump()} if spec.export.shapefile else {}),
         },
         [],
         __version__,
@@ -381,6 +382,10 @@ def _build(
             Outputs(staging, run.file_stem(spec.name)),
         )
         summary = PRODUCTS[run.kind].build(ctx)
+        if spec.export.shapefile:  # zipped Shapefiles of the vector layers, on request
+            from rs.export.vectors import shapefile_assets
+
+            ctx.out.add(*shapefile_assets(ctx.out.assets))
         late = ctx.scene_use.rows()
         for row in late:
             rep.stage(

@@ -236,6 +236,13 @@ else:
     Step = _step_union()
 
 
+class ExportSpec(Strict):
+    """Extra file formats: ``shapefile`` adds ``<stem>.shp.zip`` beside each vector layer's
+    GeoPackage (rs.export.vectors.write_shapefile_zip)."""
+
+    shapefile: bool = False
+
+
 class DaskSpec(Strict):
     """Cluster settings: with ``--scheduler`` the local-cluster keys (workers, threads,
     processes, memory_limit) do not apply; ``connect_timeout`` and ``block_size`` do."""
@@ -311,6 +318,7 @@ class PipelineSpec(Strict):
         "periods of 'step@*', or are skipped)",
     )
     dask: DaskSpec = Field(default_factory=DaskSpec)
+    export: ExportSpec = Field(default_factory=ExportSpec)
     schedule: str | None = Field(
         default=None, description="cron expression (UTC) for `rs schedule`, e.g. '0 3 * * *'"
     )
