@@ -231,6 +231,7 @@ def _publish(ctx: StepContext, spec: RedlineSpec, before: dict[str, Any],
     from rs.change.typing_model import TYPES
     from rs.change.verification import NOT_ACTIVITY, carry_verdicts
     from rs.change.zones import clip_to_protected
+    from rs.export.styles import REDLINE_TYPES
     from rs.export.tables import write_table
     from rs.export.vectors import typed_for_writing, write_vector
 
@@ -264,7 +265,8 @@ def _publish(ctx: StepContext, spec: RedlineSpec, before: dict[str, Any],
     typed, schema = typed_for_writing(parts)
     ctx.out.add(*write_vector(typed, ctx.out.staging, f"{ctx.out.stem}_patches", key="patches",
                               layer="redline_patches", schema=schema,
-                              geometry_type="MultiPolygon", title="typed change patches"))
+                              geometry_type="MultiPolygon", title="typed change patches",
+                              style=REDLINE_TYPES))
     zones = zone_summary(parts, coverage, TYPES)
     ctx.out.add(*write_table(zones, ctx.out.staging, f"{ctx.out.stem}_zones", key="zones",
                              title="change per reserve and zone"))

@@ -126,6 +126,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.errors import SpecError
     from rs.export.cog import CogWriter
     from rs.export.raster import RasterBand, raster_asset
+    from rs.export.styles import RSEI_CLASSES, write_raster_style
     from rs.export.tables import write_table
     from rs.load.outputs import band_names, raster_info
     from rs.pipeline.blocks import BlockTask
@@ -199,6 +200,7 @@ def build(ctx: StepContext) -> StepSummary:
                              nodata=float("nan")))
     ctx.out.add(raster_asset("rsei_class", cpath, grid, [bands["rsei_class"]], dtype="uint8",
                              nodata=float(NODATA_CLASS)))
+    ctx.out.add(write_raster_style(cpath, "rsei_class", RSEI_CLASSES))  # QGIS: <stem>.qml
     pca = pd.DataFrame(
         {
             "pc": [f"PC{i + 1}" for i in range(len(COMPONENTS))],

@@ -80,6 +80,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.export.cog import CogWriter, GridSpec
     from rs.export.raster import RasterBand, raster_asset
     from rs.export.stac_items import file_asset
+    from rs.export.styles import s5p_ramp, write_raster_style
     from rs.pipeline.planning import task_key
 
     spec: S5PGridSpec = ctx.spec
@@ -124,6 +125,7 @@ def build(ctx: StepContext) -> StepSummary:
         with CogWriter(path, gspec, [band], dtype=dtype, nodata=nodata, tags=ctx.tags()) as w:
             w.write_block(0, 0, data[None])
         ctx.out.add(raster_asset(key, path, gspec, [band], dtype=dtype, nodata=nodata))
+    ctx.out.add(write_raster_style(ctx.out.path("mean", "tif"), "mean", s5p_ramp(spec.product)))
     return StepSummary(
         valid_pixels=cells if cells else None,  # an empty grid is published, with a warning
         properties={

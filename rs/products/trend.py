@@ -88,6 +88,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.errors import SpecError
     from rs.export.cog import CogWriter
     from rs.export.raster import RasterBand, raster_asset
+    from rs.export.styles import TREND_CLASSES, write_raster_style
     from rs.load.outputs import raster_info
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
@@ -139,6 +140,8 @@ def build(ctx: StepContext) -> StepSummary:
             wr.__exit__(None, None, None)
     for k, b, d, n in bands:
         ctx.out.add(raster_asset(k, ctx.out.path(k, "tif"), grid, [b], dtype=d, nodata=n))
+    ctx.out.add(write_raster_style(ctx.out.path("trend_class", "tif"), "trend_class",
+                                   TREND_CLASSES))
     props = {
         "rs:trend": {
             "layer": spec.layer, "slope_units": f"{spec.layer} {units}", "alpha": spec.alpha,
