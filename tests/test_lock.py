@@ -130,7 +130,7 @@ def test_rs_run__concurrent_second_run_refused(spec: Path, rs_cli, rs_cache: Pat
         assert f"pid {first.pid}" in second.stderr and str(spec.resolve()) in second.stderr
         assert first.wait(timeout=600) == 0, first.stderr.read() if first.stderr else ""
     assert not (out / LOCK_NAME).exists(), "the first run released its lock"
-    reports = sorted(p.name for p in (out / "reports").iterdir())
+    reports = sorted(p.name for p in (out / "reports").glob("*.json"))
     assert len(reports) == 2, f"only the first run reported (+ latest): {reports}"
     latest = json.loads((out / "reports" / "t-latest.json").read_text())
     assert latest["status"] == "done" and latest["lock"]["pid"] == first.pid
