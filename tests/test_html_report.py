@@ -190,3 +190,35 @@ def test_html_report__renders_offline_in_a_headless_browser(
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
     (tmp_path / "report.png").write_bytes(shot)
     context.close()
+
+
+def test_render_html_report__broken_quicklook_map_drawn_from_the_cog(tmp_path: Path) -> None:
+    """A quicklook that is not a PNG: the map is drawn from the raster instead (a known 4 x 4
+    ramp, so the drawn image is 4 x 4 plus the legend strip)."""
+    import base64
+    import io
+
+    import numpy as np
+    import rasterio
+    from affine import Affine
+    from PIL import Image
+
+    out = tmp_path / "out"
+    (out / "items").mkdir(parents=True)
+    with rasterio.open(out / "r.tif", "w", driver="GTiff", width=4, height=4, count=1,
+                       dtype="float32", crs="EPSG:32650",
+                       transform=Affine(10, 0, 600000, 0, -10, 3500000)) as ds:
+        ds.write(np.arange(16, dtype="float32").reshape(1, 4, 4))
+    (out / "r_q.png").write_bytes(b"GIF89a not a png")
+    item = {"id": "x", "assets": {
+        "ndvi": {"href": "../r.tif", "type": "image/tiff; application=geotiff"},
+        "ndvi_thumbnail": {"href": "../r_q.png", "type": "image/png"}}}
+    (out / "items" / "x.json").write_text(json.dumps(item))
+    report = {"pipeline": "p", "status": "done",
+              "steps": [{"item_id": "x", "status": "built",
+                         "item_path": str(out / "items" / "x.json")}]}
+    html = render_html_report(out, report)
+    (b64,) = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert "(drawn from band 1)" in html
+    with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+        assert im.format == "PNG" and im.size[1] == 4 + 48  # map + legend strip

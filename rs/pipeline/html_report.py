@@ -221,7 +221,10 @@ def _map_png(base: Path, assets: Mapping[str, Any], key: str, a: Mapping[str, An
     for qk in (f"{key}_thumbnail", f"{key}_quicklook", *(("thumbnail",) if first else ())):
         q = assets.get(qk)
         if q and str(q.get("type")) == "image/png" and (p := _inside(base, str(q["href"]))):
-            return _shrunk(p.read_bytes()), "quicklook"
+            try:
+                return _shrunk(p.read_bytes()), "quicklook"
+            except OSError:  # not a readable PNG: draw the map from the COG instead
+                break
     cog = _inside(base, str(a.get("href", "")))
     if cog is None:
         return None, "file missing"
