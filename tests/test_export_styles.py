@@ -145,6 +145,8 @@ def test_shapefile_zip_of_a_layer_without_style(tmp_path: Path) -> None:
     asset = write_shapefile_zip(tmp_path / "q.gpkg", "l", "k")
     with zipfile.ZipFile(asset.path) as zf:
         assert not any(n.endswith(".qml") for n in zf.namelist())
+    first = asset.path.read_bytes()
+    assert write_shapefile_zip(tmp_path / "q.gpkg", "l", "k").path.read_bytes() == first
 
 
 def test_pipeline_export_option() -> None:

@@ -295,8 +295,9 @@ def write_shapefile_zip(gpkg: Path, layer: str, key: str) -> OutputAsset:
             with atomic_path(target, suffix=".tmp.zip") as tmp, zipfile.ZipFile(
                 tmp, "w", compression=zipfile.ZIP_DEFLATED
             ) as zf:
-                for f in sorted(Path(tmpdir).iterdir()):
-                    zf.write(f, f.name)
+                for f in sorted(Path(tmpdir).iterdir()):  # fixed times: same rows, same bytes
+                    info = zipfile.ZipInfo(f.name, date_time=(1980, 1, 1, 0, 0, 0))
+                    zf.writestr(info, f.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as e:
         raise OutputError(f"cannot write the zipped Shapefile of {gpkg}: {e}") from e
     return file_asset(f"{key}_shp", target, SHAPEFILE_ZIP_MEDIA_TYPE,
