@@ -295,7 +295,7 @@ def write_shapefile_zip(gpkg: Path, layer: str, key: str) -> OutputAsset:
             with atomic_path(target, suffix=".tmp.zip") as tmp, zipfile.ZipFile(
                 tmp, "w", compression=zipfile.ZIP_DEFLATED
             ) as zf:
-                for f in sorted(Path(tmpdir).iterdir()):  # fixed times: same rows, same bytes
+                for f in sorted(Path(tmpdir).iterdir()):  # fixed entry times (reproducible zip)
                     info = zipfile.ZipInfo(f.name, date_time=(1980, 1, 1, 0, 0, 0))
                     zf.writestr(info, f.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as e:
