@@ -180,3 +180,25 @@ def test_run_lock__temporary_files_of_a_killed_write_removed(tmp_path: Path) -> 
         assert info["removed_temporary"] == sorted(planted)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
                   if p.is_file()) == sorted(kept)
+
+
+def test_run_lock__sigterm_while_writing_the_record_leaves_no_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM is SystemExit in `rs run`; arriving while the lock's record is written (the test
+    `test_rs_run__sigterm_releases_the_lock` hit it about half the time), the file is removed
+    and the flock dropped, as for a SIGTERM later in the run."""
+    import os
+
+    from rs.pipeline.lock import LOCK_NAME, RunLock
+
+    def sigterm(fd: int) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    monkeypatch.setattr(os, "fsync", sigterm)
+    with pytest.raises(SystemExit):
+        RunLock(tmp_path, "spec.yaml").acquire()
+    assert not (tmp_path / LOCK_NAME).exists()
+    monkeypatch.undo()
+    with RunLock(tmp_path, "again.yaml") as lock:  # free, and not stale
+        assert lock.stale == {}

@@ -115,16 +115,20 @@ class RunLock:
                 break
             os.close(fd)
         self._fd = fd
-        self.stale = _parse(os.read(fd, 65536))
-        self.record = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "spec": self.spec,
-        }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(self.record) + "\n").encode(), 0)
-        os.fsync(fd)
+        try:  # a SIGTERM (SystemExit) while writing the record must not leave the file
+            self.stale = _parse(os.read(fd, 65536))
+            self.record = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "spec": self.spec,
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(self.record) + "\n").encode(), 0)
+            os.fsync(fd)
+        except BaseException:
+            self.release()
+            raise
         return self
 
     def stale_message(self) -> str:
