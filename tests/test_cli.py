@@ -181,3 +181,24 @@ def test_rs_run__missing_long_spec_path_error_is_one_line(tmp_path: Path, rs_cac
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(spec) in lines[0]
+
+
+def test_rs_serve__serves_an_output_catalogue(small_world: World, write_spec, rs_cli,
+                                              rs_cache, tmp_path: Path) -> None:
+    """`rs serve OUTPUT`: every output item of a run is found by a STAC search, with asset
+    hrefs that open the run's own files."""
+    import rasterio
+
+    spec = write_spec(small_world.root, world_bbox(small_world))
+    done = rs_cli("run", str(spec))
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    ids = sorted(json.loads(p.read_text())["id"] for p in (out / "items").glob("*.json"))
+    assert ids
+    with _serving(out, rs_cache) as (url, _):
+        items = search_items(url, ["local"], datetime="2000-01-01/2100-01-01")
+    assert sorted(i.id for i in items) == ids
+    href = items[0].assets["composite"].href
+    assert href == (out / Path(href).name).as_uri()
+    with rasterio.open(href) as ds:
+        assert ds.count == 4
