@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
     rows = []
     for side in sides:
         a = side * side * PIXEL_M**2 / 1e6
-        for kind, label in (("rs", "rs redline chain"), ("bare", "bare |ΔNDVI| > 0.2")):
+        for kind, label in (("rs", "rs redline chain"), ("bare", "bare \\|ΔNDVI\\| > 0.2")):
             s = res[side, kind]
             rows.append((f"{side:,} × {side:,}", f"{a:,.0f}", label, f"{s.best_s:,.1f}",
                          f"{a / s.best_s:,.1f}", f"{s.peak_rss / 2**20:,.0f} MiB",
