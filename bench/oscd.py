@@ -225,7 +225,7 @@ def _overall_row(label: str, records: Sequence[dict]) -> tuple[str, ...]:
             _f(cva_all.precision), _f(cva_all.recall), _f(cva_all.f1), "")
 
 
-def render(records: Sequence[dict], cmd: str, minutes: float) -> str:
+def render(records: Sequence[dict], cmd: str, timing: str) -> str:
     """The RESULTS.md section of fold ``records`` (from one run or merged runs)."""
     facts = machine_facts()
     rows = []
@@ -248,7 +248,7 @@ def render(records: Sequence[dict], cmd: str, minutes: float) -> str:
     return "\n\n".join([
         SECTION,
         f"Written by `{cmd}` on {facts['date']}; {facts['cpu']}, {facts['cores']}, shared "
-        f"with other jobs; {minutes:.1f} min wall clock. Folds computed by: "
+        f"with other jobs; {timing}. Folds computed by: "
         + "; ".join(f"`{c}`" for c in runs) + ". "
         f"rs: `rs.change.pixel_model` ({'/'.join(map(str, stages))} stage(s) of "
         "gradient-boosted trees on the per-pixel features of `rs.change.pixel_features`, "
@@ -302,8 +302,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench oscd") -> N
     cmd = " ".join([prog, *(shlex.quote(a) for a in (sys.argv[2:] if argv is None else argv))])
     if args.merge:
         records = read_records(args.merge)
-        minutes = max(r["seconds"] for r in records) / 60  # at least; see the fold times
-        publish(render(records, cmd, minutes), SECTION, results=args.results,
+        timing = (f"the folds took {sum(r['seconds'] for r in records) / 60:.0f} min in all "
+                  f"(fold times below; the runs went in parallel, each also reading and "
+                  f"computing the features of every city, about 2 min)")
+        publish(render(records, cmd, timing), SECTION, results=args.results,
                 write=not args.no_write)
         return
     missing = [d for d in args.data if not d.is_dir()]
@@ -325,7 +327,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench oscd") -> N
     t0 = time.perf_counter()
     records = run(paths, folds, seed=args.seed, rows=args.rows, inner_folds=args.inner_folds,
                   stages=args.stages, cmd=cmd)
-    publish(render(records, cmd, (time.perf_counter() - t0) / 60), SECTION,
+    timing = f"{(time.perf_counter() - t0) / 60:.1f} min wall clock"
+    publish(render(records, cmd, timing), SECTION,
             results=args.results, write=not args.no_write)
 
 
