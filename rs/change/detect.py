@@ -160,7 +160,18 @@ def _shape(composite: Composite) -> tuple[int, int]:
 
 
 def _read(composite: Composite, rows: slice, cols: slice) -> dict[str, np.ndarray]:
+    """The :data:`BANDS` of a window; a composite with a ``read(rows, cols, names)`` method
+    (:class:`rs.load.outputs.RasterBands`) reads them all at once."""
+    read = getattr(composite, "read", None)
+    if callable(read):
+        got = read(rows, cols, BANDS)
+        return {b: np.asarray(got[b], dtype=np.float64) for b in BANDS}
     return {b: np.asarray(composite[b][rows, cols], dtype=np.float64) for b in BANDS}
+
+
+def _bands(bands: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The :data:`BANDS` as one ``(..., len(BANDS))`` stack (all IR-MAD needs)."""
+    return np.stack([np.asarray(bands[b], np.float64) for b in BANDS], axis=-1)
 
 
 def index_layers(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -284,8 +295,10 @@ def detect_block(
     hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
     hr1, hc1 = min(h, r0 + nr + halo), min(w, c0 + nc + halo)
     rows, cols = slice(hr0, hr1), slice(hc0, hc1)
-    fb = features(_read(before, rows, cols))
-    fa = features(_read(after, rows, cols))
+    # IR-MAD decides on the bands alone: the indices are only computed for Otsu's magnitude
+    stack = _bands if model.irmad is not None else features
+    fb = stack(_read(before, rows, cols))
+    fa = stack(_read(after, rows, cols))
     valid = np.isfinite(fb).all(axis=-1) & np.isfinite(fa).all(axis=-1)
     with np.errstate(invalid="ignore"):
         stat = np.where(valid, model.statistic(fb, fa), np.nan)

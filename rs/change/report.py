@@ -35,6 +35,13 @@ UNCLASSIFIED = "unclassified"
 _FEATURE_BANDS = ("blue", "green", "red", "nir", "swir16")
 
 
+def _window_bands(comp: Mapping[str, Any], sl: tuple[slice, slice]) -> dict[str, np.ndarray]:
+    read = getattr(comp, "read", None)  # rs.load.outputs.RasterBands: one read for all bands
+    if callable(read):
+        return dict(read(sl[0], sl[1], _FEATURE_BANDS))
+    return {b: np.asarray(comp[b][sl]) for b in _FEATURE_BANDS}
+
+
 def typing_features(
     patches: gpd.GeoDataFrame,
     before: Mapping[str, Any],
@@ -49,8 +56,7 @@ def typing_features(
     for geom in patches.geometry:
         r0, c0, h, w = pixel_window(geom, transform, (shape[0], shape[1]), pad=1)
         sl = (slice(r0, r0 + h), slice(c0, c0 + w))
-        wb = {b: np.asarray(before[b][sl]) for b in _FEATURE_BANDS}
-        wa = {b: np.asarray(after[b][sl]) for b in _FEATURE_BANDS}
+        wb, wa = _window_bands(before, sl), _window_bands(after, sl)
         wt = transform @ Affine.translation(c0, r0)
         rows.append(patch_features([geom], wb, wa, wt).iloc[0])
     if not rows:

@@ -3,6 +3,7 @@ step's outputs without holding them in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from rasterio.windows import Window
 
 from rs.export.raster import GridSpec
 
-__all__ = ["RasterBandReader", "band_names", "band_readers", "raster_info", "read_window"]
+__all__ = ["RasterBandReader", "RasterBands", "band_names", "band_readers", "raster_info",
+           "read_window"]
 
 
 def raster_info(path: Path | str) -> tuple[GridSpec, int]:
@@ -39,46 +41,67 @@ def read_window(path: Path | str, window: tuple[int, int, int, int], band: int =
     return data
 
 
+def _read_slices(path: str, indexes: list[int], rows: slice, cols: slice,
+                 shape: tuple[int, int]) -> np.ndarray:
+    """Bands ``indexes`` of ``path`` over ``[rows, cols]`` as float32 (bands, h, w), nodata as
+    NaN, with one open and one read per window (a strided slice reads one row of every band
+    at a time, so each tile row is decoded once)."""
+    r0, r1, rstep = rows.indices(shape[0])
+    c0, c1, cstep = cols.indices(shape[1])
+    if rstep < 1 or cstep < 1:
+        raise ValueError("only forward slices are supported")
+    with rasterio.open(path) as ds:
+        if rstep == 1:
+            data = ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))[:, :, ::cstep]
+        elif r1 > r0:
+            data = np.stack([ds.read(indexes, window=Window(c0, r, c1 - c0, 1))[:, 0, ::cstep]
+                             for r in range(r0, r1, rstep)], axis=1)
+        else:
+            data = np.zeros((len(indexes), 0, len(range(c0, c1, cstep))), ds.dtypes[0])
+        nodata = [ds.nodatavals[i - 1] for i in indexes]
+    out = data.astype(np.float32)
+    for k, nd in enumerate(nodata):
+        if nd is not None and not np.isnan(nd):
+            out[k][data[k] == nd] = np.nan
+    return out
+
+
 class RasterBandReader:
     """One band of a published raster as a lazy 2-D array: ``shape`` and ``[rows, cols]``
-    slicing read only what is asked (a window; a strided slice reads one row at a time), as
-    float32 with nodata as NaN. What the pure change modules take as a "composite" band, so
-    a step can hand them its upstream COGs without loading them."""
+    slicing read only what is asked (a window, or a strided slice), as float32 with nodata as
+    NaN. What the pure change modules take as a "composite" band, so a step can hand them its
+    upstream COGs without loading them."""
 
     def __init__(self, path: Path | str, band: int = 1) -> None:
         self.path = str(path)
         self.band = band
         with rasterio.open(self.path) as ds:
             self.shape: tuple[int, int] = (ds.height, ds.width)
-            self.nodata = ds.nodatavals[band - 1]
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
         rows, cols = key
-        r0, r1, rstep = rows.indices(self.shape[0])
-        c0, c1, cstep = cols.indices(self.shape[1])
-        if rstep < 1 or cstep < 1:
-            raise ValueError("only forward slices are supported")
-        with rasterio.open(self.path) as ds:
-            if rstep == 1:
-                data = ds.read(self.band, window=Window(c0, r0, c1 - c0, r1 - r0))[:, ::cstep]
-            else:
-                data = np.stack(
-                    [ds.read(self.band, window=Window(c0, r, c1 - c0, 1))[0, ::cstep]
-                     for r in range(r0, r1, rstep)]
-                ) if r1 > r0 else np.zeros((0, len(range(c0, c1, cstep))))
-        out = data.astype(np.float32)
-        if self.nodata is not None and not np.isnan(self.nodata):
-            out[data == self.nodata] = np.nan
-        return out
+        return _read_slices(self.path, [self.band], rows, cols, self.shape)[0]
+
+
+class RasterBands(dict[str, RasterBandReader]):
+    """Band name -> :class:`RasterBandReader` of one raster, plus :meth:`read`: several bands
+    of one window in one read (the file stores the bands of a tile together, so reading them
+    one by one would decode every tile once per band)."""
+
+    def read(self, rows: slice, cols: slice, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Bands ``names`` over ``[rows, cols]``, float32 with nodata as NaN."""
+        first = self[names[0]]
+        data = _read_slices(first.path, [self[n].band for n in names], rows, cols, first.shape)
+        return dict(zip(names, data, strict=True))
 
 
 def band_readers(
     path: Path | str, names: list[str] | tuple[str, ...]
-) -> dict[str, RasterBandReader]:
+) -> RasterBands:
     """Lazy readers of the bands ``names`` (by description) of the raster at ``path``;
     :class:`KeyError` naming the missing ones and the bands found."""
     found = band_names(path)
     missing = [n for n in names if n not in found]
     if missing:
         raise KeyError(f"{path} has no band(s) {missing} (bands: {found})")
-    return {n: RasterBandReader(path, found.index(n) + 1) for n in names}
+    return RasterBands({n: RasterBandReader(path, found.index(n) + 1) for n in names})
