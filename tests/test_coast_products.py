@@ -215,3 +215,11 @@ def test_bundle__one_geopackage_with_a_layer_per_table(run):
     back = pyogrio.read_dataframe(path, layer="shore_all_20190101_20231231_positions")
     assert len(back) == len(same)
     np.testing.assert_allclose(back["chainage"], same["chainage"])
+
+
+def test_outputs_as_gdal_and_ogr_see_them(run):
+    """Every COG and GeoPackage layer (shorelines, land change, the bundle) reopened with
+    gdalinfo / ogrinfo matches its STAC asset (tests/_gdal.py)."""
+    from tests._gdal import check_outputs
+
+    assert check_outputs(run) >= 4

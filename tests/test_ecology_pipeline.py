@@ -203,3 +203,12 @@ def test_empty_period__recorded_and_the_run_goes_on(tmp_path, rs_cli, ecology):
     (tmp_path / "f").mkdir()
     failed = rs_cli("run", str(_season_spec(tmp_path / "f", "fail")))
     assert failed.returncode == 2 and "2017" in failed.stdout + failed.stderr
+
+
+def test_outputs_as_gdal_and_ogr_see_them(ecology):
+    """Every COG and GeoPackage layer (composites, RSEI, trend, zonal, EQI) reopened with
+    gdalinfo / ogrinfo matches its STAC asset (tests/_gdal.py)."""
+    from tests._gdal import check_outputs
+
+    out, _ = ecology
+    assert check_outputs(out) >= 8

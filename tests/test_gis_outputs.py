@@ -13,11 +13,7 @@ Needs gdal-bin (``.ci/run`` installs it); without ``gdalinfo`` / ``ogrinfo`` the
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
-import shutil
 import sqlite3
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -33,114 +29,23 @@ from rs.ecology.rsei import CLASS_NAMES as RSEI_NAMES
 from rs.products.trend import CLASS_NAMES as TREND_NAMES
 from rs.testing.s5p import S5PConfig, generate_s5p
 from rs.testing.world import World
+from tests._gdal import (
+    _file,
+    _items,
+    check_rasters,
+    check_vectors,
+    gdalinfo,
+    needs_gdal,
+    ogrinfo,
+    palette,
+    run_tool,
+)
 from tests._pipelines import run_spec
 from tests.conftest import world_bbox
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("gdalinfo") and shutil.which("ogrinfo")),
-    reason="gdal-bin (gdalinfo, ogrinfo) not installed: apt-get install gdal-bin",
-)
-
-
-def _run(*args: str) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def gdalinfo(path: Path) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(_run("gdalinfo", "-json", str(path)))
-    return out
-
-
-def ogrinfo(path: str, layer: str | None = None) -> dict[str, Any]:
-    """Layer name, geometry, feature count, fields {name: type} and EPSG code of the first (or
-    the named) layer, from ``ogrinfo -ro -so -al`` (WKT2)."""
-    text = _run("ogrinfo", "-ro", "-so", "-wkt_format", "WKT2", "-nomd",
-                *([path, layer] if layer else ["-al", path]))
-    block = text.split("\nLayer name: ")[1]
-    name = block.splitlines()[0].strip()
-    count = int(re.search(r"^Feature Count: (\d+)$", block, re.M).group(1))  # type: ignore[union-attr]
-    geometry = re.search(r"^Geometry: (.+)$", block, re.M).group(1)  # type: ignore[union-attr]
-    epsg = re.findall(r'^    ID\["EPSG",(\d+)\]\]$', block, re.M)
-    fields = {}
-    after = block.split("Data axis to CRS axis mapping:")[1].splitlines()[1:]
-    for line in after:
-        if m := re.match(r"^([^:=\s]+): (\w+)", line):
-            fields[m.group(1)] = m.group(2)
-    return {"name": name, "count": count, "geometry": geometry, "fields": fields,
-            "epsg": int(epsg[-1]) if epsg else None}
-
-
-_GDAL_TYPES = {"Byte": "uint8", "Int8": "int8"}  # GDAL's names -> the raster extension's
-
-
-def _items(out: Path) -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text()) for p in (out / "items").glob("*.json")}
-
-
-def _file(item_path: Path, asset: dict[str, Any]) -> Path:
-    return (item_path.parent / asset["href"]).resolve()
-
-
-def _palette(qml_text: str) -> dict[str, str]:
-    root = ET.fromstring(qml_text.split("\n", 1)[1])
-    return {e.get("value", ""): e.get("label", "") for e in root.iter("paletteEntry")}
-
-
-def check_rasters(out: Path) -> int:
-    """Every COG asset of every item reopened with gdalinfo and compared with its asset."""
-    n = 0
-    for item_id, item in _items(out).items():
-        for key, a in item["assets"].items():
-            if not a["type"].startswith("image/tiff"):
-                continue
-            path = _file(out / "items" / f"{item_id}.json", a)
-            info = gdalinfo(path)
-            assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG", (key, path)
-            assert info["driverShortName"] == "GTiff"
-            assert info["size"] == a["proj:shape"][::-1]
-            gt = info["geoTransform"]
-            assert [gt[1], gt[2], gt[0], gt[4], gt[5], gt[3]] == a["proj:transform"][:6]
-            assert info["stac"]["proj:epsg"] == int(a["proj:code"].split(":")[1]), key
-            tags = info["metadata"][""]
-            assert tags["RS_STEP"] == item["properties"]["rs:step"], key
-            assert tags["RS_PRODUCT"] == item["properties"]["rs:kind"], key
-            assert tags["RS_PIPELINE"] == item["properties"]["rs:pipeline"], key
-            assert tags["RS_PERIOD"] == item["properties"]["rs:period"], key
-            assert tags["RS_VERSION"] == item["properties"]["rs:version"], key
-            assert len(info["bands"]) == len(a["raster:bands"])
-            for band, rb, common in zip(info["bands"], a["raster:bands"], a["bands"],
-                                        strict=True):
-                assert _GDAL_TYPES.get(band["type"], band["type"].lower()) == rb["data_type"]
-                nd = band.get("noDataValue")
-                assert nd == rb["nodata"] or (nd == "NaN" and rb["nodata"] == "nan"), key
-                assert band.get("description", "") == common["name"], key
-                assert band.get("unit", "") == rb.get("unit", ""), key
-            big = max(info["size"]) > 512
-            assert bool(info["bands"][0].get("overviews")) == big, key  # COG: AUTO overviews
-            n += 1
-    return n
-
-
-def check_vectors(out: Path) -> int:
-    """Every GeoPackage layer reopened with ogrinfo and compared with its asset."""
-    n = 0
-    for item_id, item in _items(out).items():
-        for key, a in item["assets"].items():
-            if a["type"] != "application/geopackage+sqlite3" or "table:columns" not in a:
-                continue
-            path = _file(out / "items" / f"{item_id}.json", a)
-            (layer,) = [t["name"] for t in a["table:tables"]]
-            info = ogrinfo(str(path), layer)
-            assert (info["name"], info["count"]) == (layer, a["table:row_count"]), key
-            cols = [c["name"] for c in a["table:columns"] if c["type"] != "geometry"]
-            assert list(info["fields"]) == cols, key
-            assert info["epsg"] == int(a["proj:code"].split(":")[1]), key
-            n += 1
-    return n
+pytestmark = needs_gdal
 
 
 def _style(out: Path, pattern: str) -> tuple[dict[str, Any], Path]:
@@ -250,7 +155,7 @@ def test_redline_patches_style_in_the_geopackage(redline_out: Path) -> None:
                           "FROM layer_styles").fetchall()
     ((table, geom, default, text),) = rows
     assert (table, default) == ("redline_patches", 1)
-    assert geom == _run("ogrinfo", "-ro", "-so", str(gpkg), "redline_patches").split(
+    assert geom == run_tool("ogrinfo", "-ro", "-so", str(gpkg), "redline_patches").split(
         "Geometry Column = ")[1].split()[0]
     root = ET.fromstring(text.split("\n", 1)[1])
     (renderer,) = root.iter("renderer-v2")
@@ -286,7 +191,7 @@ def test_rsei_and_trend_classes_styled_beside_the_cogs(ecology_out: Path) -> Non
                            ("*_trend_class.tif", {k: v for k, v in TREND_NAMES.items() if k})):
         _, tif = _style(ecology_out, pattern)
         qml = tif.with_suffix(".qml")  # the name QGIS looks for
-        assert _palette(qml.read_text(encoding="utf-8")) == {
+        assert palette(qml.read_text(encoding="utf-8")) == {
             str(k): v for k, v in names.items()}, pattern
         assert gdalinfo(tif)["bands"][0]["noDataValue"] == 0
         with rasterio.open(tif) as ds:  # every value the raster holds is named, but nodata

@@ -59,6 +59,9 @@ def test_methane__sources_found_with_their_rates(tmp_path, rs_cache):
             row, col = ds.index(s.lon, s.lat)
             near = anomaly[max(0, row - 4):row + 5, max(0, col - 4):col + 5]
             assert np.nanmax(near) > 10
+    from tests._gdal import check_outputs
+
+    assert check_outputs(out) >= 2  # anomaly COG and plume layer, as GDAL/OGR see them
 
 
 def test_methane__without_wind_plumes_are_kept_with_a_reason(tmp_path, rs_cache):

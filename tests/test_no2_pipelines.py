@@ -98,6 +98,9 @@ def test_validation__relation_recovered_and_report(tmp_path, rs_cache):
     print("cross-validated R2:", pooled["r2"].round(3).to_dict())
     assert pooled.loc["linear", "r2"] > 0.8
     assert (cv.loc[cv["fold"].astype(str) != "pooled", "shared_stations"] == 0).all()
+    from tests._gdal import check_outputs
+
+    assert check_outputs(out) >= 2  # the NO2 grids and the matchups layer, as GDAL/OGR see them
     from rs.stations.modelcard import load_model
 
     model, card = load_model(_one(out, "validation_validation_*_model.skops"))
@@ -105,3 +108,11 @@ def test_validation__relation_recovered_and_report(tmp_path, rs_cache):
     assert hasattr(model, "predict")
     kept = sorted(p.name for p in (tmp_path / "models").iterdir())  # the copy in models_dir
     assert [n for n in kept if n.endswith(".skops")] and any(n.endswith(".card.md") for n in kept)
+
+
+def test_no2__outputs_as_gdal_and_ogr_see_them(no2):
+    """Every COG and GeoPackage layer (gridded NO2, Gi* hotspots, city means) reopened with
+    gdalinfo / ogrinfo matches its STAC asset (tests/_gdal.py)."""
+    from tests._gdal import check_outputs
+
+    assert check_outputs(no2) >= 4
