@@ -7,6 +7,7 @@ shadow-free dates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from collections.abc import Sequence
@@ -118,6 +119,9 @@ def test_rs_run__composite_equals_truth_median(
     assert item.properties["rs:inputs"] == small_world.item_ids
     assert item.properties["rs:parameters"]["statistic"] == "median"
     assert item.properties["rs:version"] == "0.1.0"
+    # the ledger's parameter hash: SHA-256 of the recorded parameters as canonical JSON
+    canon = json.dumps(item.properties["rs:parameters"], sort_keys=True, separators=(",", ":"))
+    assert item.properties["rs:parameters_sha256"] == hashlib.sha256(canon.encode()).hexdigest()
     # the rule that scaled each scene is kept: the world's items carry s2:processing_baseline
     scaling = item.properties["rs:scaling"]
     assert sorted(i for g in scaling for i in g["items"]) == sorted(small_world.item_ids)

@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["asset_paths", "build_reason", "find_up_to_date", "run_key"]
+__all__ = ["asset_paths", "build_reason", "find_up_to_date", "parameters_sha256", "run_key"]
+
+
+def parameters_sha256(parameters: Mapping[str, Any]) -> str:
+    """SHA-256 of a step's parameters as canonical JSON (sorted keys, no spaces): the item's
+    ``rs:parameters_sha256``, so a catalogue can tell runs with the same settings apart from
+    others without comparing the parameters themselves."""
+    payload = json.dumps(parameters, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def run_key(parameters: Mapping[str, Any], scene_ids: Iterable[str], version: str) -> str:

@@ -34,7 +34,13 @@ from rs.pipeline.cluster import dask_client, probe_scheduler
 from rs.pipeline.context import Outputs, Runtime, StepContext, Upstream
 from rs.pipeline.graph import StepRun, expand_runs, resolve_source
 from rs.pipeline.inputs import SourceSet
-from rs.pipeline.ledger import asset_paths, build_reason, find_up_to_date, run_key
+from rs.pipeline.ledger import (
+    asset_paths,
+    build_reason,
+    find_up_to_date,
+    parameters_sha256,
+    run_key,
+)
 from rs.pipeline.lock import run_lock
 from rs.pipeline.periods import describe_periods
 from rs.pipeline.progress import QuietReporter, Reporter
@@ -426,6 +432,7 @@ def _build(
                 "rs:period": run.period.name,
                 **({"rs:relative_period": rule} if (rule := run.period.rule()) else {}),
                 "rs:parameters": run.step.parameters(),
+                "rs:parameters_sha256": parameters_sha256(run.step.parameters()),
                 **({"rs:crs": crs} if crs else {}),
                 "rs:inputs": used,
                 **({"rs:input_checksums": checksums} if checksums else {}),
