@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from rs.testing import World, WorldConfig, generate_world
+from rs.testing.world import inner_bbox
+from tests._browser import browser  # noqa: F401  (a fixture: tests asking for it get it)
 from tests._pipelines import run_rs
 
 SMALL = WorldConfig(width=128, height=128, n_dates=6, seed=7)
@@ -44,20 +46,8 @@ def world_copy(small_world: World, tmp_path: Path) -> World:
     return World(dst, small_world.config)
 
 
-def world_bbox(world: World, margin_px: int = 8) -> str:
-    """A lon/lat bbox string safely inside the world (``margin_px`` from each edge)."""
-    from pyproj import Transformer
-
-    g = world.grid
-    minx, miny, maxx, maxy = g.bounds
-    m = margin_px * g.res
-    to_ll = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
-    xs, ys = to_ll.transform(
-        [minx + m, maxx - m, minx + m, maxx - m], [miny + m, miny + m, maxy - m, maxy - m]
-    )
-    west, south = max(xs[0], xs[2]), max(ys[0], ys[1])
-    east, north = min(xs[1], xs[3]), min(ys[2], ys[3])
-    return f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
+#: a lon/lat bbox string safely inside a world (``margin_px`` from each edge)
+world_bbox = inner_bbox
 
 
 PERIOD = "p-20210501-20220930"  # the label of the default period in file and item names

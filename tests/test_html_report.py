@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import pytest
 from rs.pipeline.html_report import render_html_report
 from rs.stations.report import external_references
 from tests.conftest import PERIOD, world_bbox
-from tests.test_stations_report import _launch
 
 
 @pytest.fixture(scope="module")
@@ -147,20 +145,6 @@ def test_render_html_report__tables_and_escaping(tmp_path: Path) -> None:
 
 
 # --- the real browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        b, errors = _launch(p)
-        if b is None:
-            pytest.skip("no headless Chromium: run 'python -m playwright install chromium' or "
-                        "'apt-get install chromium' (or set RS_CHROMIUM to a Chromium binary); "
-                        + "; ".join(errors))
-        yield b
-        b.close()
 
 
 def test_html_report__renders_offline_in_a_headless_browser(

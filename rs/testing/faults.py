@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rs.testing.world import inner_bbox
+
 __all__ = [
     "FlakyProxy",
     "blocks_done",
@@ -45,7 +47,6 @@ __all__ = [
     "dask_processes",
     "diff_outputs",
     "flaky_api",
-    "inner_bbox",
     "interrupt",
     "leftovers",
     "output_digest",
@@ -203,23 +204,6 @@ def flaky_api(world_root: Path, api_dir: Path, *, fail_rate: float = 0.3, stall_
 
 
 # --------------------------------------------------------------------------- specs
-
-
-def inner_bbox(world: Any, margin_px: int = 8) -> str:
-    """A lon/lat bbox string inside a synthetic :class:`~rs.testing.World`, ``margin_px``
-    from each edge."""
-    from pyproj import Transformer
-
-    g = world.grid
-    minx, miny, maxx, maxy = g.bounds
-    m = margin_px * g.res
-    to_ll = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
-    xs, ys = to_ll.transform(
-        [minx + m, maxx - m, minx + m, maxx - m], [miny + m, miny + m, maxy - m, maxy - m]
-    )
-    west, south = max(xs[0], xs[2]), max(ys[0], ys[1])
-    east, north = min(xs[1], xs[3]), min(ys[2], ys[3])
-    return f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
 
 
 def composite_spec(world: Any, out: Path, path: Path, source: dict[str, Any] | None = None,

@@ -48,6 +48,7 @@ __all__ = [
     "World",
     "WorldConfig",
     "generate_world",
+    "inner_bbox",
     "load_world",
 ]
 
@@ -337,3 +338,20 @@ def load_world(root: Path | str) -> World:
             f"this is {GENERATOR_VERSION}: call generate_world again to rebuild it"
         )
     return World(root, WorldConfig.from_dict(meta["config"]))
+
+
+def inner_bbox(world: Any, margin_px: int = 8) -> str:
+    """A lon/lat bbox string inside a synthetic :class:`~rs.testing.World`, ``margin_px``
+    from each edge."""
+    from pyproj import Transformer
+
+    g = world.grid
+    minx, miny, maxx, maxy = g.bounds
+    m = margin_px * g.res
+    to_ll = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
+    xs, ys = to_ll.transform(
+        [minx + m, maxx - m, minx + m, maxx - m], [miny + m, miny + m, maxy - m, maxy - m]
+    )
+    west, south = max(xs[0], xs[2]), max(ys[0], ys[1])
+    east, north = min(xs[1], xs[3]), min(ys[2], ys[3])
+    return f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"

@@ -1,7 +1,7 @@
 """Train the shipped typing model on synthetic red-line worlds (never on OSCD, whose labels are
 non-commercial):
 
-    python -m rs.change.train_synthetic --out models/redline_typing.skops
+    python -m rs.testing.redline_training --out models/redline_typing.skops
 
 For each training layout seed, a red-line world (:mod:`rs.testing.redline_world`) with its own
 landscape seed is generated and run through the same chain as ``pipelines/redline.yaml``
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from rs.change.typing_model import save_typing_model, train_typing_model
 
-    p = argparse.ArgumentParser(prog="python -m rs.change.train_synthetic",
+    p = argparse.ArgumentParser(prog="python -m rs.testing.redline_training",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="model file (.skops)")
     p.add_argument("--aoi", type=Path, default=Path("aoi"), help="folder of the demo AOIs")
