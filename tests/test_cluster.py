@@ -77,3 +77,21 @@ def test_dask_client__reachable_scheduler_connects() -> None:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         with dask_client(cluster.scheduler_address, timeout=30.0) as client:
             assert client.submit(sum, [1, 2, 3]).result(timeout=30) == 6
+
+
+def test_dask_client__local_worker_processes_keep_dask_environment_plus_rs_malloc_setting(
+) -> None:
+    """rs's worker processes get glibc's mmap threshold back (see WORKER_ENVIRON) and keep
+    what Dask sets (its trim threshold, one BLAS thread)."""
+    import os
+
+    from rs.pipeline.cluster import WORKER_ENVIRON
+
+    def env() -> dict[str, str | None]:
+        return {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_",
+                                               "MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+
+    with dask_client(workers=1, threads_per_worker=1, processes=True) as client:
+        (got,) = client.run(env).values()
+    assert got == {"MALLOC_MMAP_THRESHOLD_": WORKER_ENVIRON["MALLOC_MMAP_THRESHOLD_"],
+                   "MALLOC_TRIM_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}

@@ -22,6 +22,8 @@ from rs.ecology.zonal import weighted_quantiles, zonal_stats
 from rs.errors import AssetReadError, SpecError
 from rs.export.cog import CogWriter, GridSpec, RasterBand
 
+from ._cluster import dask_processes
+
 CRS_UTM = "EPSG:32633"
 PX = 10.0  # metres
 H, W = 40, 50
@@ -314,6 +316,36 @@ def test_a_cog_on_disk_gives_the_same_as_the_in_memory_array(tmp_path):
     alone = zonal_stats(b, _frame(geoms), id_column="zone", transform=T, crs=CRS_UTM)
     np.testing.assert_allclose(in_memory[[f"lst_{c}" for c in alone.columns]], alone,
                                rtol=1e-12)
+
+
+def test_batches_on_dask_worker_processes_give_the_same_table(tmp_path):
+    """With a client the batches of a file run as tasks on real worker processes (a scheduler
+    and two workers on loopback), each reading the file itself: the same table, row for row."""
+    from distributed import Client, get_task_stream
+
+    a, b = _raster(20).astype(np.float32), _raster(21).astype(np.float32)
+    path = tmp_path / "two.tif"
+    _write_cog(path, np.stack([a, b]), ["ndvi", "lst"], "float32", np.nan)
+    cls = np.random.default_rng(22).integers(1, 5, (H, W)).astype(np.uint8)
+    cls_path = tmp_path / "classes.tif"
+    _write_cog(cls_path, cls[np.newaxis], ["landcover"], "uint8", 255)
+    geoms = [*_random_polygons(60, seed=23, scale=(0.3, 8.0)), _rect(-5, -5, -1, -1),
+             shapely.Polygon()]
+    frame = _frame(geoms)
+    alone = zonal_stats(path, frame, id_column="zone", max_cells_in_memory=300)
+    classes = zonal_stats(cls_path, frame, id_column="zone", categorical=True,
+                          max_cells_in_memory=300)
+    with (dask_processes(tmp_path, n_workers=2) as address, Client(address) as client,
+          get_task_stream(client) as stream):
+        on_workers = zonal_stats(path, frame, id_column="zone", max_cells_in_memory=300,
+                                 client=client)
+        classes_on_workers = zonal_stats(cls_path, frame, id_column="zone", categorical=True,
+                                         max_cells_in_memory=300, client=client)
+    parts = [t for t in stream.data if t["key"].startswith("_file_part")]
+    assert len(parts) >= 4 and len({t["worker"] for t in parts}) == 2
+    assert on_workers["ndvi_count"].notna().all() and on_workers["ndvi_count"].iloc[-2] == 0
+    pd.testing.assert_frame_equal(on_workers, alone)
+    pd.testing.assert_frame_equal(classes_on_workers, classes)
 
 
 def test_an_integer_cog_with_nodata_gives_the_same_class_areas(tmp_path):

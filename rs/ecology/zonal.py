@@ -45,6 +45,13 @@ whose values and coverage (for the quantiles) are held at once: about 16 bytes a
 the default 2048²; a single polygon larger than that is a batch of its own (exact quantiles
 need all its values). Rows come back in input order.
 
+Parallel: given a Dask ``client`` and a raster *file*, runs of consecutive batches (neighbours
+in Hilbert order share tiles) go to its workers as tasks, about four per worker thread; each
+task opens the file itself (the path must be readable on the workers, as for any block read)
+and returns its rows' statistics, never the pixels. Worker *processes* scale with the cores;
+threads of one process share its GIL during exactextract's coverage pass and gain less. The
+products pass the run's client. Arrays are always summarised in this process.
+
 This module reads (a raster path, through exactextract) and writes nothing.
 """
 
@@ -66,6 +73,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import xarray as xr
     from affine import Affine
+    from distributed import Client
 
 __all__ = ["DEFAULT_PERCENTILES", "MAX_CELLS_IN_MEMORY", "class_areas", "weighted_quantiles",
            "zonal_stats"]
@@ -224,6 +232,7 @@ def zonal_stats(
     categorical: bool = False,
     classes: Mapping[Any, str] | None = None,
     max_cells_in_memory: int = MAX_CELLS_IN_MEMORY,
+    client: Client | None = None,
 ) -> pd.DataFrame:
     """Exact (coverage-weighted) statistics of ``raster`` in every polygon of ``polygons``.
 
@@ -240,13 +249,13 @@ def zonal_stats(
     :param classes: class value -> name for the ``area_m2_<name>`` columns (implies
         ``categorical``).
     :param max_cells_in_memory: cells exactextract reads at once and cells per batch.
+    :param client: a Dask client: the batches of a raster *file* run as tasks on its workers
+        (see the module docstring); ``None``: in this process.
     :returns: a DataFrame indexed by the polygon ids (input order), float64 columns as in the
         module docstring.
     """
     import geopandas as gpd
     import shapely
-    from exactextract import exact_extract
-    from exactextract.operation import Operation
 
     if not isinstance(polygons, gpd.GeoDataFrame):
         raise SpecError(f"polygons must be a GeoDataFrame, got {type(polygons).__name__}")
@@ -257,36 +266,94 @@ def zonal_stats(
     if polygons.crs is None:
         raise SpecError("the polygons have no CRS: set one (GeoDataFrame.set_crs)")
 
-    rast = (open_file(raster, band_names) if isinstance(raster, str | os.PathLike)
+    path = os.fspath(raster) if isinstance(raster, str | os.PathLike) else None
+    rast = (open_file(path, band_names) if path is not None
             else in_memory(raster, transform, crs, nodata, band_names))
     qs = np.array([0.5, *(q / 100 for q in percentiles)])
     try:
         geoms = _repaired(polygons.geometry.to_crs(rast.crs))  # shapely geometries
         usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        specs = _op_specs(len(rast.sources), categorical, _area_weight(rast.crs)[0])
-        labels = [f"{b}:{label}" for b, label, _, _ in specs]
-        ops = [Operation(stat, f"{b}:{label}", rast.sources[b], options=opts)
-               for b, label, stat, opts in specs]
-        parts = []
         rows = np.flatnonzero(usable)
-        for batch in _batches(geoms[rows], rast.pixel_area, max_cells_in_memory):
-            feats = Polygons(geoms[rows[batch]], rows[batch], _ROW, rast.crs.to_wkt())
-            got = exact_extract(rast.sources, feats, ops, include_cols=[_ROW], output="pandas",
-                                max_cells_in_memory=max_cells_in_memory)
-            got.columns = [_ROW, *labels]
-            got = got.set_index(_ROW)
-            if not categorical:  # quantiles now, so the batch's values can go
-                for b in range(len(rast.sources)):
-                    got[[f"{b}:q{k}" for k in range(len(qs))]] = _quantile_columns(
-                        got, b, qs, rast.f32_exact[b])
-                    got = got.drop(columns=[f"{b}:values", f"{b}:coverage"])
-            parts.append(got)
-        raw = (pd.concat(parts) if parts else pd.DataFrame(columns=labels)).reindex(
-            range(len(geoms)))
+        batches = [rows[b] for b in _batches(geoms[rows], rast.pixel_area, max_cells_in_memory)]
+        if path is not None and client is not None and len(batches) > 1:
+            parts = _on_cluster(client, path, band_names, geoms, batches,
+                                categorical, qs, max_cells_in_memory)
+        else:
+            parts = [_extract(rast, [(geoms[b], b) for b in batches], categorical, qs,
+                              max_cells_in_memory)]
+        raw = (pd.concat(parts) if batches else pd.DataFrame(
+            columns=_labels(len(rast.sources), categorical, len(qs)))).reindex(range(len(geoms)))
         polygon_px = np.where(usable, shapely.area(geoms) / rast.pixel_area, np.nan)
     finally:
         rast.close()
     return _table(raw, rast, ids, percentiles, categorical, classes, polygon_px, usable)
+
+
+def _labels(n_bands: int, categorical: bool, n_q: int) -> list[str]:
+    """The raw columns :func:`_extract` returns (the quantiles in place of values/coverage)."""
+    out = [f"{b}:{label}" for b, label, _, _ in _op_specs(n_bands, categorical, "")
+           if label not in ("values", "coverage")]
+    return out if categorical else out + [f"{b}:q{k}" for b in range(n_bands)
+                                          for k in range(n_q)]
+
+
+def _extract(rast: Raster, batches: Sequence[tuple[np.ndarray, np.ndarray]], categorical: bool,
+             qs: np.ndarray, max_cells: int) -> pd.DataFrame:
+    """exactextract over ``batches`` of (polygons, their row numbers), one batch at a time:
+    the raw columns (``<band>:<label>``; quantiles ``<band>:q<k>``) indexed by row number."""
+    from exactextract import exact_extract
+    from exactextract.operation import Operation
+
+    specs = _op_specs(len(rast.sources), categorical, _area_weight(rast.crs)[0])
+    labels = [f"{b}:{label}" for b, label, _, _ in specs]
+    ops = [Operation(stat, f"{b}:{label}", rast.sources[b], options=opts)
+           for b, label, stat, opts in specs]
+    parts = []
+    for geoms, rows in batches:
+        feats = Polygons(geoms, rows, _ROW, rast.crs.to_wkt())
+        got = exact_extract(rast.sources, feats, ops, include_cols=[_ROW], output="pandas",
+                            max_cells_in_memory=max_cells)
+        got.columns = [_ROW, *labels]
+        got = got.set_index(_ROW)
+        if not categorical:  # quantiles now, so the batch's values can go
+            for b in range(len(rast.sources)):
+                got[[f"{b}:q{k}" for k in range(len(qs))]] = _quantile_columns(
+                    got, b, qs, rast.f32_exact[b])
+                got = got.drop(columns=[f"{b}:values", f"{b}:coverage"])
+        parts.append(got)
+    return pd.concat(parts) if parts else pd.DataFrame(
+        columns=_labels(len(rast.sources), categorical, len(qs)))
+
+
+def _file_part(path: str, band_names: Sequence[str] | None,
+               batches: Sequence[tuple[np.ndarray, np.ndarray]], categorical: bool,
+               qs: np.ndarray, max_cells: int) -> pd.DataFrame:
+    """:func:`_extract` on a worker: the file opened there (its own GDAL cache)."""
+    rast = open_file(path, band_names)
+    try:
+        return _extract(rast, batches, categorical, qs, max_cells)
+    finally:
+        rast.close()
+
+
+#: Tasks per worker thread when the batches run on a cluster (load balance vs. tiles decoded
+#: twice where two tasks' polygons meet)
+TASKS_PER_THREAD = 4
+
+
+def _on_cluster(client: Client, path: str, band_names: Sequence[str] | None, geoms: np.ndarray,
+                batches: list[np.ndarray], categorical: bool, qs: np.ndarray,
+                max_cells: int) -> list[pd.DataFrame]:
+    """The batches in runs of consecutive ones (neighbours in Hilbert order share tiles), one
+    task per run on ``client``'s workers, each reading the file itself."""
+    import dask
+
+    threads = max(1, sum(client.nthreads().values()))
+    runs = np.array_split(np.arange(len(batches)), min(len(batches), TASKS_PER_THREAD * threads))
+    tasks = [dask.delayed(_file_part, pure=False)(
+        path, band_names, [(geoms[batches[i]], batches[i]) for i in run], categorical, qs,
+        max_cells) for run in runs if len(run)]
+    return list(client.gather(client.compute(tasks)))
 
 
 def _table(raw: pd.DataFrame, rast: Raster, ids: pd.Index, percentiles: Sequence[float],

@@ -169,7 +169,8 @@ def _zones(ctx: StepContext, spec: TrendSpec, paths: list[str], mid: object) -> 
     if spec.zone_id not in zones.columns:
         raise SpecError(f"zones {spec.zones!r} have no column {spec.zone_id!r}: set zone_id")
     means = pd.DataFrame(
-        {str(t): zonal_stats(p, zones, id_column=spec.zone_id, percentiles=())["mean"]
+        {str(t): zonal_stats(p, zones, id_column=spec.zone_id, percentiles=(),
+                             client=ctx.runtime.client)["mean"]
          for t, p in zip(pd.DatetimeIndex(mid), paths, strict=True)}
     ).T
     means.index = pd.DatetimeIndex(means.index)
