@@ -21,8 +21,11 @@ Then, in a fresh process per run, measures wall time and peak RSS of
 - **bare**: an NDVI-difference threshold on the same files: per block read red and nir of both
   dates, ΔNDVI, ``|ΔNDVI| > 0.2``, count the pixels (no fit, morphology or polygons);
 
-both sequentially in one process over the same blocks (the runtime's block shape, 1024 px,
-unless ``--block``). The section ``## Red-line change: throughput and memory`` of
+both sequentially in one process: rs over the product's task windows
+(``rs.products.redline.task_windows``: 8192 x 4096 segments, each read in strips through one
+open dataset per file), bare over tile-aligned 1024-px blocks (``--block``: no halo, so each
+tile is decoded once, its best case); ``GDAL_CACHEMAX`` set for both (``--gdal-cache-mb``). The
+section ``## Red-line change: throughput and memory`` of
 bench/RESULTS.md is replaced.
 """
 
@@ -120,13 +123,14 @@ def _windows(size: int, block: int) -> list[tuple[int, int, int, int]]:
 
 
 def child_rs(before: Path, after: Path, block: int) -> None:
-    """rs's chain, as rs.products.redline.build runs it, block by block in this process."""
+    """rs's chain, as rs.products.redline.build runs it, task window by task window in this
+    process (``block`` unused: the product's own windows)."""
     from affine import Affine
 
     from rs.change import class_polygons
     from rs.change.detect import BANDS, DetectConfig, fit_change, patches_from_pieces
     from rs.load.outputs import band_readers, raster_info
-    from rs.products.redline import _NODATA, _block
+    from rs.products.redline import _NODATA, _block, task_windows
 
     grid, _ = raster_info(before)
     config = DetectConfig()  # the spec's defaults: irmad, alpha 0.01, radii 1, mmu 2000 m²
@@ -138,11 +142,11 @@ def child_rs(before: Path, after: Path, block: int) -> None:
     hole_pieces: list[Any] = []
     changed = valid = 0
     t = grid.transform
-    for win in _windows(grid.shape[0], block):
+    for win in task_windows(grid.shape, None):
         t1 = time.perf_counter()
         blk = _block(str(before), str(after), win, model)
         t2 = time.perf_counter()
-        cls = blk.data[0].astype(np.uint8)
+        cls = blk.data[0]
         changed += int((cls == 1).sum())
         valid += int((cls != _NODATA).sum())
         polys = class_polygons(cls, t @ Affine.translation(win[1], win[0]), [1, _NODATA])
@@ -184,12 +188,13 @@ def child_bare(before: Path, after: Path, block: int) -> None:
                  "load_avg": os.getloadavg()})
 
 
-def _measure(kind: str, before: Path, after: Path, block: int, reps: int) -> Any:
+def _measure(kind: str, before: Path, after: Path, block: int, reps: int,
+             cache_mb: int) -> Any:
     cmd = [sys.executable, "-m", "bench.redline", "--child", kind, str(before), str(after),
            "--block", str(block)]
     runs = []
     for i in range(reps):
-        m = run_measured(cmd, timeout=4 * 3600.0)
+        m = run_measured(cmd, env={"GDAL_CACHEMAX": str(cache_mb)}, timeout=4 * 3600.0)
         print(f"[bench] {kind} {before.name}: run {i + 1}/{reps}: {m.work_s:.1f} s, "
               f"peak {m.peak_rss / 2**20:.0f} MiB, {json.dumps(m.result)}",
               file=sys.stderr, flush=True)
@@ -201,7 +206,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=20000, help="side of the AOI in pixels")
     parser.add_argument("--reps", type=int, default=1)
-    parser.add_argument("--block", type=int, default=BLOCK, help="block side (both chains)")
+    parser.add_argument("--block", type=int, default=BLOCK, help="block side of the bare chain")
+    parser.add_argument("--gdal-cache-mb", type=int, default=512,
+                        help="GDAL_CACHEMAX of both chains (MB)")
     parser.add_argument("--workdir", type=Path, default=HERE / "_work")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--no-write", action="store_true")
@@ -224,7 +231,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
             write_pair(pb, pa, side)
             print(f"[bench] wrote in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         files[side] = (pb, pa)
-    res = {(side, kind): _measure(kind, *files[side], args.block, args.reps)
+    res = {(side, kind): _measure(kind, *files[side], args.block, args.reps, args.gdal_cache_mb)
            for side in sides for kind in ("rs", "bare")}
     size = args.size
     km2 = size * size * PIXEL_M**2 / 1e6
@@ -242,7 +249,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
     mem = {k: res[size, k].peak_rss / res[size // 2, k].peak_rss for k in ("rs", "bare")}
     facts = machine_facts()
     cmd = " ".join([prog, *(sys.argv[1:] if argv is None else argv)])
+    from rs.products.redline import task_windows
+
     blocks = len(_windows(size, args.block))
+    segments = len(task_windows((size, size), None))
     stages = (f"rs stages at {size:,}²: fit {r['fit_s']:.1f} s, blocks (redline._block) "
               f"{r['blocks_s']:.1f} s, class_polygons {r['polygons_s']:.1f} s, "
               f"patches_from_pieces {r['merge_s']:.1f} s; {r['pieces']:,} pieces → "
@@ -256,13 +266,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench redline") -
         f"{facts['ram']}; {facts['python']}; {facts['libraries']}.",
         f"Synthetic before/after 6-band float32 COGs (rs's CogWriter: 512-px tiles, DEFLATE, "
         f"NaN nodata; 10 m, EPSG:32650) with {PATCHES_PER_MPX:g} planted change patches of "
-        f"30–200 px per million pixels. Both chains run sequentially in one fresh process over "
-        f"the same {args.block}-px blocks ({blocks:,} at {size:,}²; the runtime's block shape); "
-        f"time is the work alone (best of {args.reps}), peak RSS the largest of the process. "
-        "**rs**: `fit_change` on the lazy readers, `rs.products.redline._block` per block "
-        "(features, IR-MAD χ², clean-up, halo), `class_polygons` per block, "
-        "`patches_from_pieces`. **bare**: read red + nir of both dates per block, ΔNDVI, "
-        f"|ΔNDVI| > {BARE_THRESHOLD}, count.",
+        f"30–200 px per million pixels. Both chains run sequentially in one fresh process "
+        f"(GDAL_CACHEMAX {args.gdal_cache_mb} MB); time is the work alone (best of "
+        f"{args.reps}), peak RSS the largest of the process. "
+        "**rs**: `fit_change` on the lazy readers (a lattice of 128-px windows on a grid this "
+        "large), then `rs.products.redline._block` per task window, as the product cuts the "
+        f"grid ({segments:,} segments of up to 8192 × 4096 px at {size:,}², each read in "
+        "strips of 512 rows with the halo through one open dataset per file; IR-MAD χ² in "
+        "float32, clean-up), `class_polygons` per window, `patches_from_pieces`. **bare**: "
+        f"read red + nir of both dates per tile-aligned {args.block}-px block ({blocks:,}; no "
+        f"halo, each tile decoded once), ΔNDVI, |ΔNDVI| > {BARE_THRESHOLD}, count.",
         args.note,
         markdown_table(["AOI (px)", "km²", "chain", "time (s)", "km²/s", "peak RSS",
                         "changed px"], rows),

@@ -480,3 +480,66 @@ def test_no_change__pure_noise_gives_no_patch() -> None:
     cleaned = np.mean(change_mask(before, after, model, 64))
     assert cleaned < 0.001
     assert len(change_patches(before, after, T, CRS, model=model)) == 0
+
+
+# --- the large-grid paths: float32 band-first statistic, windowed fit sample -------------------
+
+
+def test_irmad__planar_float32_statistic_equals_the_float64_one() -> None:
+    """What a block computes (``chi2_planar``: band-first float32, two matrix products) equals
+    the reference ``chi2`` to float32 rounding, NaN where an input is."""
+    rng = np.random.default_rng(5)
+    s = rng.normal(0.2, 0.05, size=(30_000, 6))
+    m = fit_irmad(s + 0.01 * rng.normal(size=s.shape), 1.1 * s + 0.01 * rng.normal(size=s.shape))
+    x = rng.normal(0.2, 0.05, size=(6, 70, 90)).astype(np.float32)
+    y = (1.1 * x + 0.02 * rng.normal(size=x.shape)).astype(np.float32)
+    y[:, :5, :5] += 0.3  # changed pixels: large statistics
+    x[3, 40, 40] = np.nan
+    ref = m.chi2(np.moveaxis(x, 0, -1).astype(np.float64), np.moveaxis(y, 0, -1).astype(np.float64))
+    got = m.chi2_planar(x, y)
+    assert got.shape == (70, 90) and got.dtype == np.float32
+    assert np.isnan(got[40, 40]) and np.isnan(ref[40, 40])
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=1e-4, atol=1e-4)
+    assert ref[:5, :5].min() > 100  # the check covers large values too
+
+
+def test_fit__a_large_grid_is_sampled_in_tile_aligned_windows() -> None:
+    from rs.change.detect import SAMPLE_WINDOW, _sample_windows
+
+    wins = _sample_windows((20_000, 20_000), 250_000)
+    n = int(np.ceil(np.sqrt(250_000) / SAMPLE_WINDOW))
+    assert len(wins) == n * n
+    cells = set()
+    for rows, cols in wins:
+        for sl in (rows, cols):
+            assert sl.start % SAMPLE_WINDOW == 0 and sl.stop - sl.start == SAMPLE_WINDOW
+            assert sl.start // 512 == (sl.stop - 1) // 512  # inside one 512-pixel tile
+        cells.add((rows.start * n // 20_000, cols.start * n // 20_000))
+    assert len(cells) == n * n  # one window in every cell of the lattice
+    assert 250_000 <= len(wins) * SAMPLE_WINDOW**2 < 1.2 * 250_000
+    (rows, cols), = _sample_windows((1_500, 1_800), 250_000)  # small: one strided read
+    assert rows.step == cols.step == 4 and rows.start is None  # ceil(sqrt(2.7e6 / 250e3))
+
+
+def test_fit__windowed_sample_still_finds_the_planted_patches(world: World, monkeypatch) -> None:
+    """The fit on a lattice of windows (scaled down to this world: 16 windows of 16²) gives a
+    rule that meets the goals like the strided sample; the reads are the windows."""
+    import rs.change.detect as detect
+
+    monkeypatch.setattr(detect, "SAMPLE_WINDOW", 16)
+    monkeypatch.setattr(detect, "WINDOWED_ABOVE", 4)
+    reads: list[tuple[slice, slice]] = []
+    real = detect._read
+
+    def spy(comp, rows, cols):
+        reads.append((rows, cols))
+        return real(comp, rows, cols)
+
+    monkeypatch.setattr(detect, "_read", spy)
+    model = fit_change(world.before, world.after, DetectConfig(mmu_m2=MMU, max_samples=4000))
+    assert len(reads) == 2 * 16 and all(r.stop - r.start == 16 for r, _ in reads)
+    patches = change_patches(world.before, world.after, T, CRS, model=model, block_size=64)
+    recall, precision, missed, false = _match(world, patches)
+    assert recall >= 0.95, missed
+    assert precision >= 0.90, false

@@ -317,3 +317,37 @@ def test_composites_without_the_swir_bands_are_refused(run: dict[str, Any],
     done = run_rs(rs_cache, "run", str(path))
     assert done.returncode == 2
     assert "swir16" in done.stdout + done.stderr
+
+
+def test_block_tasks_read_in_strips_equal_the_grid_computed_at_once(tmp_path: Path) -> None:
+    """A task reads its window in strips through one open dataset per file (the product's
+    large-grid path): the classes equal the whole grid decided at once from the arrays, for
+    any strip height and window offset, with no data (255) where a date has none."""
+    from rs.change.detect import BANDS, DetectConfig, change_mask, fit_change
+    from rs.export.cog import CogWriter, GridSpec, RasterBand
+    from rs.load.outputs import band_readers
+    from rs.products.redline import _block
+    from tests.test_change_detect import CRS, MMU, T, make_world
+
+    world = make_world(seed=1)
+    world.after["nir"][100:110, 30:50] = np.nan  # a gap on one date
+    paths = {}
+    for name, comp in (("before", world.before), ("after", world.after)):
+        stack = np.stack([comp[b] for b in BANDS])
+        paths[name] = str(tmp_path / f"{name}.tif")
+        grid = GridSpec(crs=CRS, transform=T, shape=stack.shape[1:])
+        with CogWriter(paths[name], grid, [RasterBand(b) for b in BANDS], dtype="float32",
+                       nodata=np.nan, blocksize=32) as out:
+            out.write_block(0, 0, stack)
+    model = fit_change(band_readers(paths["before"], BANDS), band_readers(paths["after"], BANDS),
+                       DetectConfig(mmu_m2=MMU))
+    mask = change_mask(world.before, world.after, model, block_size=10_000)
+    valid = np.isfinite(np.stack([*world.before.values(), *world.after.values()])).all(axis=0)
+    expected = np.where(valid, mask, 255).astype(np.uint8)
+    assert mask.sum() > 500 and (expected == 255).sum() == 200
+    h, w = mask.shape
+    for strip in (13, 64, 10_000):
+        got = _block(paths["before"], paths["after"], (0, 0, h, w), model, strip_rows=strip)
+        np.testing.assert_array_equal(got.data[0], expected)
+    got = _block(paths["before"], paths["after"], (37, 51, 120, 100), model, strip_rows=17)
+    np.testing.assert_array_equal(got.data[0], expected[37:157, 51:151])

@@ -4,14 +4,14 @@ arrays and polygons out).
 Inputs are two composites, ``before`` and ``after``: mappings of rs's band names
 (:data:`BANDS`: blue, green, red, nir, swir16, swir22; surface reflectance, NaN for no data) to
 2-D arrays on one pixel grid (numpy, or anything sliceable into numpy such as a dask-backed
-``xarray.DataArray``: only strided samples and block windows are ever read), with the grid's
+``xarray.DataArray``: only samples and block windows are ever read), with the grid's
 affine ``transform`` and ``crs``.
 
 The chain:
 
 1. **Features** (:func:`features`): the six bands and NDVI, NDBI, BSI, MNDWI
    (:mod:`rs.indices`) of each date; their differences ``after - before``.
-2. **Fit** (:func:`fit_change`, once for the whole grid, on a regular strided sample so the
+2. **Fit** (:func:`fit_change`, once for the whole grid, on a regular sample so the
    result does not depend on how the grid is cut into blocks): the differences' robust
    location and scale (median, 1.4826 x MAD), and the decision rule of ``config.method``:
 
@@ -169,9 +169,13 @@ def _read(composite: Composite, rows: slice, cols: slice) -> dict[str, np.ndarra
     return {b: np.asarray(composite[b][rows, cols], dtype=np.float64) for b in BANDS}
 
 
-def _bands(bands: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The :data:`BANDS` as one ``(..., len(BANDS))`` stack (all IR-MAD needs)."""
-    return np.stack([np.asarray(bands[b], np.float64) for b in BANDS], axis=-1)
+def _planar(composite: Composite, rows: slice, cols: slice) -> np.ndarray:
+    """The :data:`BANDS` of a window as one band-first float32 ``(len(BANDS), h, w)`` array
+    (read at once by a composite with ``read_array``, :class:`rs.load.outputs.RasterBands`)."""
+    read = getattr(composite, "read_array", None)
+    if callable(read):
+        return np.asarray(read(rows, cols, BANDS), dtype=np.float32)
+    return np.stack([np.asarray(composite[b][rows, cols], dtype=np.float32) for b in BANDS])
 
 
 def index_layers(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -214,18 +218,44 @@ class ChangeModel:
         return self.magnitude(fb, fa)
 
 
+#: side (pixels) of the windows a large grid's fit sample is read in; their corners are
+#: multiples of it, so each lies inside one tile of a file tiled by a multiple of it (256, 512)
+SAMPLE_WINDOW = 128
+#: grids of more than this many times ``max_samples`` pixels are sampled in windows
+WINDOWED_ABOVE = 16
+
+
+def _sample_windows(shape: tuple[int, int], max_samples: int) -> list[tuple[slice, slice]]:
+    """The fit sample's windows: a regular stride over the whole grid up to
+    ``WINDOWED_ABOVE x max_samples`` pixels (one strided read); beyond, an n x n lattice of
+    ``SAMPLE_WINDOW``-pixel squares, one at the centre of each cell, holding about
+    ``max_samples`` pixels (n = ceil(sqrt(max_samples) / SAMPLE_WINDOW)). A stride reads a row
+    of every tile of the grid, i.e. decodes the whole file; the lattice decodes n² tiles
+    whatever the grid's size."""
+    h, w = shape
+    win = SAMPLE_WINDOW
+    n = math.ceil(math.sqrt(max(1, max_samples)) / win)
+    if h * w <= WINDOWED_ABOVE * max_samples or 2 * n * win > min(h, w):
+        step = max(1, math.ceil(math.sqrt(h * w / max(1, max_samples))))
+        return [(slice(None, None, step), slice(None, None, step))]
+
+    def starts(size: int) -> list[int]:
+        return [min(int((i + 0.5) * size / n) // win * win, size - win) for i in range(n)]
+
+    return [(slice(r, r + win), slice(c, c + win)) for r in starts(h) for c in starts(w)]
+
+
 def _sample(composite: Composite, shape: tuple[int, int], max_samples: int) -> np.ndarray:
-    step = max(1, math.ceil(math.sqrt(shape[0] * shape[1] / max(1, max_samples))))
-    return features(_read(composite, slice(None, None, step), slice(None, None, step))).reshape(
-        -1, len(FEATURES)
-    )
+    return np.concatenate([features(_read(composite, rows, cols)).reshape(-1, len(FEATURES))
+                           for rows, cols in _sample_windows(shape, max_samples)])
 
 
 def fit_change(
     before: Composite, after: Composite, config: DetectConfig | None = None
 ) -> ChangeModel:
-    """Fit the decision rule of ``config.method`` on a regular strided sample (at most
-    ``config.max_samples`` pixels, the same whatever the block size) of both composites."""
+    """Fit the decision rule of ``config.method`` on a regular sample of both composites (at
+    most about ``config.max_samples`` pixels, the same whatever the block size: a stride over
+    the grid, or a lattice of windows on a large one, :func:`_sample_windows`)."""
     config = config or DetectConfig()
     shape = _shape(before)
     if _shape(after) != shape:
@@ -295,13 +325,16 @@ def detect_block(
     hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
     hr1, hc1 = min(h, r0 + nr + halo), min(w, c0 + nc + halo)
     rows, cols = slice(hr0, hr1), slice(hc0, hc1)
-    # IR-MAD decides on the bands alone: the indices are only computed for Otsu's magnitude
-    stack = _bands if model.irmad is not None else features
-    fb = stack(_read(before, rows, cols))
-    fa = stack(_read(after, rows, cols))
-    valid = np.isfinite(fb).all(axis=-1) & np.isfinite(fa).all(axis=-1)
+    if model.irmad is not None:  # IR-MAD decides on the bands alone, band-first in float32
+        xb, xa = _planar(before, rows, cols), _planar(after, rows, cols)
+        valid = np.isfinite(xb).all(axis=0) & np.isfinite(xa).all(axis=0)
+        stat = model.irmad.chi2_planar(xb, xa)
+    else:  # the indices are only computed for Otsu's magnitude
+        fb, fa = features(_read(before, rows, cols)), features(_read(after, rows, cols))
+        valid = np.isfinite(fb).all(axis=-1) & np.isfinite(fa).all(axis=-1)
+        stat = model.statistic(fb, fa)
     with np.errstate(invalid="ignore"):
-        stat = np.where(valid, model.statistic(fb, fa), np.nan)
+        stat = np.where(valid, stat, np.nan)
         raw = valid & (stat > model.threshold)
     clean = clean_mask(raw, model.config.opening_radius, model.config.closing_radius) & valid
     own = (slice(r0 - hr0, r0 - hr0 + nr), slice(c0 - hc0, c0 - hc0 + nc))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from scipy import stats
+from scipy import special, stats
 
 from rs.otsu import otsu_threshold
 
@@ -63,6 +63,23 @@ class IrMad:
         with :attr:`dof` degrees of freedom for a no-change pixel (NaN where an input is)."""
         return np.sum(self.mad(x, y) ** 2, axis=-1)
 
+    def chi2_planar(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:meth:`chi2` of band-first float32 stacks ``x``/``y`` (``(p, ...)``, as a raster
+        window is read): two matrix products on the pixels as columns, in float32 (what a
+        block costs; equal to :meth:`chi2` to float32 rounding)."""
+        p = self.a.shape[0]
+        shape = np.shape(x)[1:]
+        xs = np.asarray(x, np.float32).reshape(p, -1)
+        ys = np.asarray(y, np.float32).reshape(p, -1)
+        # (x - mx) a - (y - my) b - c = a'x - b'y - k, k = mx a - my b + c; over sigma
+        k = (self.mean_x @ self.a - self.mean_y @ self.b + self.centre) / self.sigma
+        a = (self.a / self.sigma).T.astype(np.float32)
+        b = (self.b / self.sigma).T.astype(np.float32)
+        z = a @ xs
+        z -= b @ ys
+        z -= k.astype(np.float32)[:, None]
+        return np.einsum("ij,ij->j", z, z).reshape(shape)
+
     def threshold(self, alpha: float) -> float:
         """The chi-square quantile ``1 - alpha``: a pixel whose :meth:`chi2` exceeds it is
         changed at significance ``alpha``."""
@@ -70,10 +87,11 @@ class IrMad:
 
 
 def _weighted_cov(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and covariance of the rows of ``z`` (already centred near 0, so the
+    one-pass form ``E_w[z z'] - m m'`` loses no precision): one matrix product."""
     sw = w.sum()
-    mean = (w[:, None] * z).sum(axis=0) / sw
-    d = z - mean
-    cov = (w[:, None] * d).T @ d / sw
+    mean = w @ z / sw
+    cov = (z.T * w) @ z / sw - np.outer(mean, mean)
     return mean, cov
 
 
@@ -114,8 +132,11 @@ def fit_irmad(
     rho_old = np.full(p, np.inf)
     converged = False
     it = 0
+    shift = np.concatenate([x.mean(axis=0), y.mean(axis=0)])
+    xy = np.hstack([x, y]) - shift  # centred once: the loop's products stay well conditioned
     for it in range(1, max_iter + 1):  # noqa: B007 (kept after the loop)
-        mean, cov = _weighted_cov(np.hstack([x, y]), w)
+        mean, cov = _weighted_cov(xy, w)
+        mean = mean + shift
         s11, s22, s12 = cov[:p, :p], cov[p:, p:], cov[:p, p:]
         s11 = s11 + ridge * np.trace(s11) / p * np.eye(p)
         s22 = s22 + ridge * np.trace(s22) / p * np.eye(p)
@@ -129,9 +150,10 @@ def fit_irmad(
         sign = np.sign(np.einsum("ij,ij->j", a, s12 @ b))
         b *= np.where(sign == 0, 1.0, sign)
         sigma = np.sqrt(np.maximum(2.0 * (1.0 - rho), 1e-12))
-        mad = ((x - mean[:p]) @ a - (y - mean[p:]) @ b) / sigma
-        z = np.sum(mad**2, axis=1)
-        w = stats.chi2.sf(z, p)
+        ab = np.vstack([a, -b]) / sigma  # (x - mx) a - (y - my) b = [x y] [a; -b] - m [a; -b]
+        mad = xy @ ab - (mean - shift) @ ab
+        z = np.einsum("ij,ij->i", mad, mad)
+        w = special.chdtrc(p, z)  # chi-square survival function
         if np.max(np.abs(rho - rho_old)) < tol:
             converged = True
             break

@@ -3,8 +3,10 @@ step's outputs without holding them in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -42,15 +44,18 @@ def read_window(path: Path | str, window: tuple[int, int, int, int], band: int =
 
 
 def _read_slices(path: str, indexes: list[int], rows: slice, cols: slice,
-                 shape: tuple[int, int]) -> np.ndarray:
+                 shape: tuple[int, int], ds: Any = None) -> np.ndarray:
     """Bands ``indexes`` of ``path`` over ``[rows, cols]`` as float32 (bands, h, w), nodata as
-    NaN, with one open and one read per window (a strided slice reads one row of every band
-    at a time, so each tile row is decoded once)."""
+    NaN, with one read per window (a strided slice reads one row of every band at a time, so
+    each tile row is decoded once); through the open dataset ``ds`` when given, else opening
+    the file for this read."""
     r0, r1, rstep = rows.indices(shape[0])
     c0, c1, cstep = cols.indices(shape[1])
     if rstep < 1 or cstep < 1:
         raise ValueError("only forward slices are supported")
-    with rasterio.open(path) as ds:
+    with contextlib.ExitStack() as stack:
+        if ds is None:
+            ds = stack.enter_context(rasterio.open(path))
         if rstep == 1:
             data = ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))[:, :, ::cstep]
         elif r1 > r0:
@@ -59,7 +64,7 @@ def _read_slices(path: str, indexes: list[int], rows: slice, cols: slice,
         else:
             data = np.zeros((len(indexes), 0, len(range(c0, c1, cstep))), ds.dtypes[0])
         nodata = [ds.nodatavals[i - 1] for i in indexes]
-    out = data.astype(np.float32)
+    out = data.astype(np.float32, copy=False)
     for k, nd in enumerate(nodata):
         if nd is not None and not np.isnan(nd):
             out[k][data[k] == nd] = np.nan
@@ -88,11 +93,27 @@ class RasterBands(dict[str, RasterBandReader]):
     of one window in one read (the file stores the bands of a tile together, so reading them
     one by one would decode every tile once per band)."""
 
+    _ds: Any = None  # the open dataset, inside :meth:`opened`
+
+    def read_array(self, rows: slice, cols: slice, names: Sequence[str]) -> np.ndarray:
+        """Bands ``names`` over ``[rows, cols]``: one float32 (bands, h, w) array, nodata NaN."""
+        first = self[names[0]]
+        return _read_slices(first.path, [self[n].band for n in names], rows, cols, first.shape,
+                            self._ds)
+
     def read(self, rows: slice, cols: slice, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Bands ``names`` over ``[rows, cols]``, float32 with nodata as NaN."""
-        first = self[names[0]]
-        data = _read_slices(first.path, [self[n].band for n in names], rows, cols, first.shape)
-        return dict(zip(names, data, strict=True))
+        return dict(zip(names, self.read_array(rows, cols, names), strict=True))
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[RasterBands]:
+        """These bands with the file held open (one dataset, for one thread): consecutive
+        reads of neighbouring windows find the tiles they share in GDAL's block cache, which
+        belongs to the open dataset (a read that opens the file decodes a halo's tiles anew)."""
+        held = RasterBands(self)
+        with rasterio.open(next(iter(self.values())).path) as ds:
+            held._ds = ds
+            yield held
 
 
 def band_readers(

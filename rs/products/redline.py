@@ -2,19 +2,19 @@
 nature reserves between two earlier composites, typed, with before/after thumbnails, for
 field verification.
 
-Reads the ``before`` and ``after`` steps' ``layer`` (a composite holding blue, green, red,
-nir, swir16 and swir22) through lazy window readers, and runs the chain of
-:mod:`rs.change.detect`: the decision rule fitted once on a strided sample of the whole grid
-(IR-MAD chi-square test by default), then one Dask task per block reading the block and a
-halo of ``DetectConfig.halo`` pixels (the morphology's reach), so the mosaic equals the grid
-computed at once. Change and unassessed (no value on a date) pixels are polygonised per block
-and merged across seams; patches below ``mmu_m2`` are dropped. Patches are clipped to the
-``protected`` polygons (each part keeps its share, reserve, level and zone; with
-``scope: all`` the parts outside are reported too), typed by the ``model``
+Reads the ``before`` and ``after`` steps' ``layer`` (a composite holding blue, green, red, nir,
+swir16 and swir22) through lazy window readers, and runs the chain of :mod:`rs.change.detect`:
+the decision rule fitted once on a regular sample of the whole grid (IR-MAD chi-square test by
+default), then one Dask task per segment (:data:`SEGMENT`, or the spec's ``dask.block_size``),
+read in strips with a halo of ``DetectConfig.halo`` pixels (the morphology's reach), so the
+mosaic equals the grid computed at once. Change and unassessed (no value on a date) pixels are
+polygonised per block and merged across seams; patches below ``mmu_m2`` are dropped. Patches
+are clipped to the ``protected`` polygons (each part keeps its share, reserve, level and zone;
+with ``scope: all`` the parts outside are reported too), typed by the ``model``
 (:mod:`rs.change.typing_model`, loaded with skops and its trusted types; without one the type
 is ``unclassified``), and patches typed ``not_activity`` are screened out (counted). With a
-``previous`` patch layer the field verdicts of persisting patches are carried over and
-patches rejected before are not reported again (:mod:`rs.change.verification`).
+``previous`` patch layer the field verdicts of persisting patches are carried over and patches
+rejected before are not reported again (:mod:`rs.change.verification`).
 
 Outputs: ``change.tif`` (0 no change, 1 change, 255 no data), ``patches`` (GeoPackage and
 GeoParquet: one row per patch part), ``zones`` (CSV/Parquet: per reserve and zone the patch
@@ -42,6 +42,17 @@ if TYPE_CHECKING:
 __all__ = ["PRODUCT", "RedlineSpec"]
 
 _NODATA = 255
+#: Rows x columns of one block task when the spec sets no ``dask.block_size``. The change
+#: decision needs a halo of a few pixels around every window (the morphology's reach), and a
+#: window's halo reaches into the next ring of tiles of the file, each decoded whole: a
+#: 1024-pixel window of a 512-tiled file with its halo decodes 16 tiles for its 4. A task
+#: reads its segment in full-width strips of STRIP_ROWS rows through one open dataset per file,
+#: so each strip decodes only one new row of tiles (the rest are in GDAL's cache from the
+#: strip before): (8 + 2) x (16 + 2) tiles for a segment's 8 x 16 (1.4x). Its result, one byte
+#: a pixel, is 32 MiB; what a strip reads, about 100 MiB, whatever the size of the grid.
+SEGMENT = (8192, 4096)
+#: Rows of one read of a segment (see :data:`SEGMENT`)
+STRIP_ROWS = 512
 
 
 class RedlineSpec(StepSpec):
@@ -88,14 +99,32 @@ def _config(spec: RedlineSpec) -> Any:
 
 
 def _block(before: str, after: str, window: tuple[int, int, int, int],
-           model: ChangeModel) -> BlockResult:
+           model: ChangeModel, strip_rows: int | None = None) -> BlockResult:
+    """The change classes of ``window`` (0, 1, 255 no data), decided in strips of
+    ``strip_rows`` rows (default :data:`STRIP_ROWS`) through one open dataset per file, so a
+    strip's halo tiles are still in GDAL's cache from the strip before."""
     from rs.change.detect import BANDS, detect_block
     from rs.load.outputs import band_readers
     from rs.pipeline.blocks import BlockResult
 
-    blk = detect_block(band_readers(before, BANDS), band_readers(after, BANDS), model, window)
-    cls = np.where(blk.valid, blk.change.astype(np.float32), np.float32(_NODATA))
-    return BlockResult(np.stack([cls, blk.statistic]))
+    r0, c0, nr, nc = window
+    step = max(1, strip_rows or STRIP_ROWS)
+    cls = np.empty((1, nr, nc), np.uint8)
+    with (band_readers(before, BANDS).opened() as b, band_readers(after, BANDS).opened() as a):
+        for r in range(r0, r0 + nr, step):
+            blk = detect_block(b, a, model, (r, c0, min(step, r0 + nr - r), nc))
+            cls[0, r - r0:r - r0 + blk.change.shape[0]] = np.where(blk.valid, blk.change,
+                                                                   _NODATA)
+    return BlockResult(cls)
+
+
+def task_windows(shape: tuple[int, int],
+                 block_size: int | None) -> list[tuple[int, int, int, int]]:
+    """The product's task windows: the spec's ``dask.block_size`` squares when set, else
+    :data:`SEGMENT` segments (see there)."""
+    from rs.products._pairs import windows
+
+    return windows(shape, (block_size, block_size) if block_size else SEGMENT)
 
 
 def _protected(spec: RedlineSpec) -> gpd.GeoDataFrame:
@@ -145,7 +174,7 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.load.outputs import band_readers
     from rs.pipeline.blocks import BlockTask
     from rs.pipeline.planning import task_key
-    from rs.products._pairs import before_after, windows
+    from rs.products._pairs import before_after
 
     spec: RedlineSpec = ctx.spec
     pair = before_after(ctx, spec.layer)
@@ -161,7 +190,7 @@ def build(ctx: StepContext) -> StepSummary:
     shared = ctx.runtime.shared(model, f"rs-{spec.id}-model",
                                 (up_b.run_key, up_a.run_key, spec.parameters()))
     tasks = []
-    for win in windows(grid.shape, ctx.runtime.block_shape(2, itemsize=8)):
+    for win in task_windows(grid.shape, ctx.runtime.block_size):
         key = task_key(f"rs-{spec.id}", str(pa), str(pb), up_b.run_key, up_a.run_key, win,
                        spec.method, spec.alpha, spec.opening_radius, spec.closing_radius)
         tasks.append(BlockTask(win[0], win[1], dask.delayed(_block, pure=True)(
@@ -175,7 +204,7 @@ def build(ctx: StepContext) -> StepSummary:
     tags = {**ctx.tags(), "RS_BEFORE": pair.before.item["id"], "RS_AFTER": pair.after.item["id"]}
     with CogWriter(path, grid, [band], dtype="uint8", nodata=_NODATA, tags=tags) as out:
         for blk in ctx.runtime.compute_blocks(tasks, f"{ctx.out.stem}: {len(tasks)} blocks"):
-            cls = blk.data[0].astype(np.uint8)
+            cls = blk.data[0]
             out.write_block(blk.row, blk.col, cls)
             changed_px += int((cls == 1).sum())
             valid_px += int((cls != _NODATA).sum())
