@@ -59,14 +59,14 @@ def train_change(labels: Path, out: Path, before: Path | None, after: Path | Non
 
 
 def _read_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
-    import geopandas as gpd
 
     from rs.errors import AssetReadError
+    from rs.load.vectors import read_vector
 
     if not path.is_file():
         raise AssetReadError(f"{path}: no such file")
     try:
-        return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        return read_vector(path, layer)
     except Exception as e:  # pyogrio / GDAL errors have no common base class
         raise AssetReadError(f"cannot read {path}"
                              + (f" layer {layer!r}" if layer else "") + f": {e}") from e

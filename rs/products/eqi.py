@@ -86,11 +86,11 @@ def config_of(spec: Any) -> Any:
 
 
 def _zones(path: str, id_column: str, crs: str) -> gpd.GeoDataFrame:
-    import geopandas as gpd
 
     from rs.errors import SpecError
+    from rs.load.vectors import read_vector
 
-    zones = gpd.read_file(path)
+    zones = read_vector(path)
     if id_column not in zones.columns:
         raise SpecError(f"zones {path!r} have no column {id_column!r} (columns: "
                         f"{', '.join(map(str, zones.columns))}): set zone_id")

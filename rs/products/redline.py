@@ -129,12 +129,12 @@ def task_windows(shape: tuple[int, int],
 
 def _protected(spec: RedlineSpec) -> gpd.GeoDataFrame:
     """The protected polygons with columns name, level, zone (renamed from the spec's)."""
-    import geopandas as gpd
 
     from rs.errors import AssetReadError, SpecError
+    from rs.load.vectors import read_vector
 
     try:
-        prot = gpd.read_file(spec.protected)
+        prot = read_vector(spec.protected)
     except Exception as e:  # pyogrio / GDAL errors have no common base class
         raise AssetReadError(f"step {spec.id!r}: cannot read protected polygons "
                              f"{spec.protected}: {e}") from e
@@ -232,12 +232,12 @@ def _typing_model(spec: RedlineSpec) -> tuple[Any, dict[str, Any] | None]:
 def _previous(spec: RedlineSpec) -> gpd.GeoDataFrame | None:
     if spec.previous is None:
         return None
-    import geopandas as gpd
 
     from rs.errors import AssetReadError
+    from rs.load.vectors import read_vector
 
     try:
-        return gpd.read_file(spec.previous)
+        return read_vector(spec.previous)
     except Exception as e:  # pyogrio / GDAL errors have no common base class
         raise AssetReadError(f"step {spec.id!r}: cannot read the previous patch layer "
                              f"{spec.previous}: {e}") from e

@@ -234,15 +234,15 @@ def build(ctx: StepContext) -> StepSummary:
 
 def _zone_areas(ctx: StepContext, spec: RseiSpec, class_path: str) -> list[Any]:
     """Area of each RSEI class per zone (exact partial-pixel coverage)."""
-    import geopandas as gpd
 
     from rs.ecology.rsei import CLASS_NAMES
     from rs.ecology.zonal import class_areas
     from rs.errors import SpecError
     from rs.export.tables import write_table
+    from rs.load.vectors import read_vector
 
     assert spec.zones is not None
-    zones = gpd.read_file(spec.zones)
+    zones = read_vector(spec.zones)
     if spec.zone_id not in zones.columns:
         raise SpecError(f"zones {spec.zones!r} have no column {spec.zone_id!r}: set zone_id")
     table = class_areas(class_path, zones, id_column=spec.zone_id, names=CLASS_NAMES,

@@ -147,12 +147,12 @@ def _scene(
 
 
 def _lines(path: str, crs: str, what: str) -> gpd.GeoDataFrame:
-    import geopandas as gpd
 
     from rs.errors import SpecError
+    from rs.load.vectors import read_vector
 
     try:
-        frame = gpd.read_file(path)
+        frame = read_vector(path)
     except Exception as e:  # pyogrio raises several types for unreadable files
         raise SpecError(f"{what} {path!r} cannot be read as a vector file: {e}") from e
     if frame.empty:

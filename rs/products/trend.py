@@ -163,9 +163,10 @@ def _zones(ctx: StepContext, spec: TrendSpec, paths: list[str], mid: object) -> 
     from rs.errors import SpecError
     from rs.export.tables import write_table
     from rs.export.vectors import typed_for_writing, write_vector
+    from rs.load.vectors import read_vector
 
     assert spec.zones is not None
-    zones = gpd.read_file(spec.zones)
+    zones = read_vector(spec.zones)
     if spec.zone_id not in zones.columns:
         raise SpecError(f"zones {spec.zones!r} have no column {spec.zone_id!r}: set zone_id")
     means = pd.DataFrame(

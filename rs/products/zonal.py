@@ -56,9 +56,10 @@ def build(ctx: StepContext) -> StepSummary:
     from rs.errors import SpecError
     from rs.export.tables import write_table
     from rs.export.vectors import typed_for_writing, write_vector
+    from rs.load.vectors import read_vector
 
     spec: ZonalSpec = ctx.spec
-    zones = gpd.read_file(spec.zones)
+    zones = read_vector(spec.zones)
     if spec.zone_id not in zones.columns:
         raise SpecError(f"zones {spec.zones!r} have no column {spec.zone_id!r} (columns: "
                         f"{', '.join(map(str, zones.columns))}): set zone_id")

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from rs.load.vectors import read_vector
+
 __all__ = ["MIN_OVERLAP", "TRAIN_LAYOUTS", "label_patches", "main", "training_table"]
 
 #: layout seeds (and landscape seeds ``100 + layout``) of the training worlds
@@ -99,7 +101,7 @@ def training_table(work: Path, aoi_dir: Path, layouts: Sequence[int] = TRAIN_LAY
         spec = parse_spec(_spec(world, aoi_dir / "demo_redlines.geojson", out), base=work)
         run_pipeline(spec)
         (layer,) = out.glob("*_redline_*_patches.gpkg")
-        parts = gpd.read_file(layer)
+        parts = read_vector(layer)
         whole = parts.dissolve(by="patch_id").reset_index()
         (cb,) = out.glob("*_composite_before*_composite.tif")
         (ca,) = out.glob("*_composite_after*_composite.tif")
