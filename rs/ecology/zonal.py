@@ -46,7 +46,7 @@ the default 2048²; a single polygon larger than that is a batch of its own (exa
 need all its values). Rows come back in input order.
 
 Parallel: given a Dask ``client`` and a raster *file*, runs of consecutive batches (neighbours
-in Hilbert order share tiles) go to its workers as tasks, about four per worker thread; each
+in Hilbert order share tiles) go to its workers as tasks, about two per worker thread; each
 task opens the file itself (the path must be readable on the workers, as for any block read)
 and returns its rows' statistics, never the pixels. Worker *processes* scale with the cores;
 threads of one process share its GIL during exactextract's coverage pass and gain less. The
@@ -157,19 +157,25 @@ def _op_specs(n_bands: int, categorical: bool,
     return [(b, label, stat, opts) for b in range(n_bands) for label, stat, opts in per_band]
 
 
+def _bbox_cells(geoms: np.ndarray, pixel_area: float) -> np.ndarray:
+    """Cells of each polygon's bounding box, rounded out to whole pixels (an upper bound)."""
+    import shapely
+
+    b = shapely.bounds(geoms)
+    return ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) / pixel_area
+            + 2 * ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / np.sqrt(pixel_area) + 4)
+
+
 def _batches(geoms: np.ndarray, pixel_area: float, max_cells: int) -> Iterator[np.ndarray]:
     """Positions of ``geoms`` in Hilbert order, cut where the bounding boxes' cells reach
     ``max_cells`` (a larger polygon is a batch alone)."""
     import geopandas as gpd
-    import shapely
 
     if len(geoms) > 1:
         order = np.argsort(gpd.GeoSeries(geoms).hilbert_distance().to_numpy(), kind="stable")
     else:
         order = np.arange(len(geoms))
-    b = shapely.bounds(geoms[order])
-    cells = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) / pixel_area
-             + 2 * ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / np.sqrt(pixel_area) + 4)
+    cells = _bbox_cells(geoms[order], pixel_area)
     start, total = 0, 0.0
     for k, c in enumerate(cells):
         if k > start and total + c > max_cells:
@@ -274,7 +280,11 @@ def zonal_stats(
         geoms = _repaired(polygons.geometry.to_crs(rast.crs))  # shapely geometries
         usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         rows = np.flatnonzero(usable)
-        batches = [rows[b] for b in _batches(geoms[rows], rast.pixel_area, max_cells_in_memory)]
+        cap = max_cells_in_memory
+        if path is not None and client is not None:  # a few tasks for every worker thread
+            tasks = TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
+            cap = min(cap, max(1, int(_bbox_cells(geoms[rows], rast.pixel_area).sum() / tasks)))
+        batches = [rows[b] for b in _batches(geoms[rows], rast.pixel_area, cap)]
         if path is not None and client is not None and len(batches) > 1:
             parts = _on_cluster(client, path, band_names, geoms, batches,
                                 categorical, qs, max_cells_in_memory)
@@ -338,7 +348,7 @@ def _file_part(path: str, band_names: Sequence[str] | None,
 
 #: Tasks per worker thread when the batches run on a cluster (load balance vs. tiles decoded
 #: twice where two tasks' polygons meet)
-TASKS_PER_THREAD = 4
+TASKS_PER_THREAD = 2
 
 
 def _on_cluster(client: Client, path: str, band_names: Sequence[str] | None, geoms: np.ndarray,
