@@ -16,6 +16,7 @@ from rasterio.features import rasterize
 from scipy import ndimage, stats
 from shapely.geometry import box
 
+from rs.change.chain import coverage_by_zone, detect_changes, patch_statistics
 from rs.change.detect import (
     BANDS,
     DetectConfig,
@@ -23,10 +24,8 @@ from rs.change.detect import (
     change_patches,
     clean_mask,
     clip_to_protected,
-    detect_changes,
     features,
     fit_change,
-    patch_statistics,
 )
 from rs.change.threshold import fit_irmad, otsu_threshold
 
@@ -441,7 +440,6 @@ def test_geographic_grid__areas_in_square_metres(world: World) -> None:
 def test_coverage__uncovered_area_per_zone() -> None:
     """The after date has no value over columns 250..260 of the split world: the core zone
     (x 502 400..502 602) loses 10 of its ~20 columns over its 100 rows, the buffer none."""
-    from rs.change.detect import coverage_by_zone
 
     w, zones = _split_world()
     for v in w.after.values():

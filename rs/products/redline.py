@@ -250,7 +250,7 @@ def _publish(ctx: StepContext, spec: RedlineSpec, before: dict[str, Any],
              valid_px: int) -> StepSummary:
     import pandas as pd
 
-    from rs.change.detect import patch_statistics
+    from rs.change.chain import patch_statistics
     from rs.change.report import (
         assign_types,
         outside_parts,
