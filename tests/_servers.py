@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.warp import transform_bounds
+
+from rs.testing.loopback import LoopbackHTTP
 
 COLLECTION = "sentinel-2-l2a"
 CRS = "EPSG:32650"
@@ -156,19 +158,14 @@ class FakeStacApi:
             "/": Route(final=lambda api: (200, api.landing(), {})),
             "/search": Route(final=lambda api: (200, feature_collection([]), {})),
         }
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LoopbackHTTP(self._handler_class())
+        self._stop = self._http.stop
+        self.server = self._http.server
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def landing(self) -> dict[str, Any]:
         return {
@@ -229,14 +226,11 @@ class FakeStacApi:
         return Handler
 
     def __enter__(self) -> FakeStacApi:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self._http.close()
 
 
 def feature_collection(features: list[dict[str, Any]]) -> dict[str, Any]:

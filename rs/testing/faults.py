@@ -33,11 +33,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rs.testing.loopback import LoopbackHTTP
 from rs.testing.world import inner_bbox
 
 __all__ = [
@@ -85,18 +86,13 @@ class FlakyProxy:
         self.upstream = self.upstream.rstrip("/")
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LoopbackHTTP(self._handler())
+        self._stop = self._http.stop
+        self.server = self._http.server
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     @property
     def requests(self) -> int:
@@ -178,14 +174,11 @@ class FlakyProxy:
         return Handler
 
     def __enter__(self) -> FlakyProxy:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self._http.close()
 
 
 @contextlib.contextmanager
