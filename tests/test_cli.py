@@ -49,6 +49,9 @@ def _serving(folder: Path, cache: Path) -> Iterator[tuple[str, subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "RS_CACHE_DIR": str(cache), "COLUMNS": "200"},
+        # Ctrl-C reaches it even when this test runs as a background job of a shell without
+        # job control (`nohup make test &`), whose children start with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
