@@ -21,11 +21,10 @@ confusers of :mod:`rs.testing.confusers` carry ``False``.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import shapely
@@ -35,7 +34,7 @@ from rasterio import features
 from rs.change.typing_model import TYPES
 from rs.errors import SpecError
 from rs.testing._grid import Grid
-from rs.testing.events import EventTruth, SceneState, register_event
+from rs.testing.events import EventRecord, EventTruth, SceneState, register_event
 from rs.testing.landcover import LandCover
 from rs.testing.phenology import double_logistic
 from rs.testing.spectra import BANDS, PEAK
@@ -255,7 +254,7 @@ def _vegetation_loss(fp: Footprint, rng: np.random.Generator, doy: int) -> np.nd
 
 @register_event
 @dataclass(frozen=True)
-class HumanActivity:
+class HumanActivity(EventRecord):
     """A patch of human activity of type ``activity`` (one of :data:`ACTIVITY_TYPES`).
 
     ``polygon`` is the outline in the grid CRS (metres); pixels whose centre lies inside are the
@@ -338,22 +337,3 @@ class HumanActivity:
             LandCover(self.from_class).name.lower(),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "activity": self.activity,
-            "polygon": [list(p) for p in self.polygon],
-            "start_date": self.start_date.isoformat(),
-            "from_class": self.from_class,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> HumanActivity:
-        return cls(
-            name=str(d["name"]),
-            activity=str(d["activity"]),
-            polygon=tuple((float(x), float(y)) for x, y in d["polygon"]),
-            start_date=date.fromisoformat(str(d["start_date"])),
-            from_class=int(d.get("from_class", 0)),
-        )

@@ -18,17 +18,16 @@ Truth rows carry ``human_activity = False`` and ``event_type`` = the kind.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from rs.errors import SpecError
 from rs.testing._grid import Grid
 from rs.testing.activity import Footprint, footprint, name_rng, paint, patch_truth
-from rs.testing.events import EventTruth, SceneState, register_event
+from rs.testing.events import EventRecord, EventTruth, SceneState, register_event
 from rs.testing.landcover import LandCover
 from rs.testing.phenology import double_logistic
 from rs.testing.spectra import BANDS, CIRRUS_REFLECTANCE, PEAK
@@ -44,10 +43,6 @@ _FLOODED = np.asarray((0.045, 0.07, 0.045, 0.13, 0.065, 0.04), np.float32)  # re
 _CROP = PEAK[int(LandCover.CROPLAND)]
 
 
-def _polygon(d: Mapping[str, Any]) -> tuple[tuple[float, float], ...]:
-    return tuple((float(x), float(y)) for x, y in d["polygon"])
-
-
 def _full_season(doy: int) -> float:
     return float(double_logistic(doy, 100, 285, 10, 12))
 
@@ -58,7 +53,7 @@ def _poor_season(doy: int) -> float:
 
 @register_event
 @dataclass(frozen=True)
-class PhenologyShift:
+class PhenologyShift(EventRecord):
     """A crop parcel (``polygon``, grid CRS metres) whose crop calendar changes on ``start_date``
     (take the 1st of January of the after year): ``greener`` or ``browner`` after."""
 
@@ -103,25 +98,11 @@ class PhenologyShift:
             self.name, self.kind, False, self.start_date, self.footprint(grid), grid, "cropland"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "polygon": [list(p) for p in self.polygon],
-            "start_date": self.start_date.isoformat(),
-            "variant": self.variant,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> PhenologyShift:
-        return cls(
-            str(d["name"]), _polygon(d), date.fromisoformat(str(d["start_date"])), str(d["variant"])
-        )
 
 
 @register_event
 @dataclass(frozen=True)
-class ThinCloud:
+class ThinCloud(EventRecord):
     """Unmasked thin haze over ``polygon`` (grid CRS metres) on most dates of
     ``start_date``..``end_date``; ``opacity`` is the blend weight of the cirrus spectrum inside
     (tapering to 0 over the outer 5 pixels)."""
@@ -168,30 +149,11 @@ class ThinCloud:
             self.name, self.kind, False, self.start_date, self.footprint(grid), grid, ""
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "polygon": [list(p) for p in self.polygon],
-            "start_date": self.start_date.isoformat(),
-            "end_date": self.end_date.isoformat(),
-            "opacity": self.opacity,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ThinCloud:
-        return cls(
-            str(d["name"]),
-            _polygon(d),
-            date.fromisoformat(str(d["start_date"])),
-            date.fromisoformat(str(d["end_date"])),
-            float(d.get("opacity", 0.3)),
-        )
 
 
 @register_event
 @dataclass(frozen=True)
-class WaterLevel:
+class WaterLevel(EventRecord):
     """A shore strip (``polygon``, grid CRS metres) where the water level moves on
     ``start_date``: ``retreat`` (water -> wet mud) or ``rise`` (meadow -> flooded vegetation)."""
 
@@ -232,20 +194,3 @@ class WaterLevel:
             self.name, self.kind, False, self.start_date, self.footprint(grid), grid, before
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "polygon": [list(p) for p in self.polygon],
-            "start_date": self.start_date.isoformat(),
-            "direction": self.direction,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> WaterLevel:
-        return cls(
-            str(d["name"]),
-            _polygon(d),
-            date.fromisoformat(str(d["start_date"])),
-            str(d["direction"]),
-        )

@@ -10,6 +10,7 @@ plumes, stations) register themselves with :func:`register_event`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -95,6 +96,43 @@ EVENT_TYPES: dict[str, Callable[[Mapping[str, Any]], Event]] = {}
 _E = TypeVar("_E")
 
 
+#: how :class:`EventRecord` reads each field type (the annotations, as written) back
+_POLYGON = "tuple[tuple[float, float], ...]"
+_DECODE: dict[str, Callable[[Any], Any]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "date": lambda v: date.fromisoformat(str(v)),
+    _POLYGON: lambda v: tuple((float(x), float(y)) for x, y in v),
+}
+
+
+class EventRecord:
+    """``to_dict`` / ``from_dict`` of a frozen dataclass event from its fields: ``kind``, then
+    every field in order (dates as ISO text, polygons as lists of [x, y]); a missing field takes
+    its default. Field types are those of :data:`_DECODE`."""
+
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            out[f.name] = (v.isoformat() if isinstance(v, date)
+                           else [list(p) for p in v] if f.type == _POLYGON else v)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Any:
+        kw = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in d:
+                kw[f.name] = _DECODE[str(f.type)](d[f.name])
+            elif f.default is dataclasses.MISSING:
+                raise SpecError(f"a {cls.kind!r} event needs {f.name!r}, got {sorted(d)}")
+        return cls(**kw)
+
+
 def register_event(cls: type[_E]) -> type[_E]:
     """Class decorator: make ``cls`` loadable by :func:`event_from_dict` under ``cls.kind``."""
     EVENT_TYPES[cls.kind] = cls.from_dict  # type: ignore[attr-defined]
@@ -122,7 +160,7 @@ _BLOB = (1.0, 0.85, 1.1, 0.95, 0.8, 1.05, 0.9, 1.15, 0.95, 0.85, 1.0, 0.9)
 
 @register_event
 @dataclass(frozen=True)
-class VegetationLoss:
+class VegetationLoss(EventRecord):
     """A forest / cropland / grassland patch cleared to bare soil from ``start_date`` on.
 
     ``polygon`` is the outline in the grid CRS (metres); pixels whose centre lies inside are the
@@ -203,25 +241,6 @@ class VegetationLoss:
         }
         return EventTruth(rows=[row], mask=m)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "polygon": [list(p) for p in self.polygon],
-            "start_date": self.start_date.isoformat(),
-            "from_class": self.from_class,
-            "to_class": self.to_class,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> VegetationLoss:
-        return cls(
-            name=str(d["name"]),
-            polygon=tuple((float(x), float(y)) for x, y in d["polygon"]),
-            start_date=date.fromisoformat(str(d["start_date"])),
-            from_class=int(d.get("from_class", LandCover.FOREST)),
-            to_class=int(d.get("to_class", LandCover.BARE_SOIL)),
-        )
 
 
 def default_events(grid: Grid, start: date, end: date) -> tuple[Event, ...]:
