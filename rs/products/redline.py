@@ -49,7 +49,10 @@ _NODATA = 255
 #: reads its segment in full-width strips of STRIP_ROWS rows through one open dataset per file,
 #: so each strip decodes only one new row of tiles (the rest are in GDAL's cache from the
 #: strip before): (8 + 2) x (16 + 2) tiles for a segment's 8 x 16 (1.4x). Its result, one byte
-#: a pixel, is 32 MiB; what a strip reads, about 100 MiB, whatever the size of the grid.
+#: a pixel, is 32 MiB; what a strip reads, about 100 MiB, whatever the size of the grid. The
+#: reuse needs GDAL's block cache to hold two rows of a segment's tiles of both files, about
+#: 250 MiB per worker thread for 6-band float32 composites in 512-pixel tiles (GDAL_CACHEMAX;
+#: GDAL's default is 5 % of the RAM): with less, tiles are decoded again, with the same result.
 SEGMENT = (8192, 4096)
 #: Rows of one read of a segment (see :data:`SEGMENT`)
 STRIP_ROWS = 512
