@@ -348,6 +348,19 @@ def test_batches_on_dask_worker_processes_give_the_same_table(tmp_path):
     pd.testing.assert_frame_equal(classes_on_workers, classes)
 
 
+def test_batches_go_to_tasks_in_consecutive_runs_of_about_equal_cells():
+    from rs.ecology.zonal import _runs
+
+    def split(cells, n):
+        return [list(r) for r in _runs(np.asarray(cells, dtype=float), n)]
+
+    # four full batches and the remainder: one task each, the remainder with the last
+    assert split([100, 100, 100, 100, 1], 4) == [[0], [1], [2], [3, 4]]
+    assert split([50, 50, 100, 100, 100], 4) == [[0, 1], [2], [3], [4]]
+    assert split([10] * 8, 3) == [[0, 1, 2], [3, 4], [5, 6, 7]]
+    assert split([500], 4) == [[0]]  # fewer batches than tasks: no empty task
+
+
 def test_an_integer_cog_with_nodata_gives_the_same_class_areas(tmp_path):
     cls = np.random.default_rng(11).integers(1, 4, (H, W)).astype(np.uint8)
     cls[10:20, 10:20] = 255

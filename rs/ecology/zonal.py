@@ -286,7 +286,7 @@ def zonal_stats(
             cap = min(cap, max(1, int(_bbox_cells(geoms[rows], rast.pixel_area).sum() / tasks)))
         batches = [rows[b] for b in _batches(geoms[rows], rast.pixel_area, cap)]
         if path is not None and client is not None and len(batches) > 1:
-            parts = _on_cluster(client, path, band_names, geoms, batches,
+            parts = _on_cluster(client, path, band_names, geoms, batches, rast.pixel_area,
                                 categorical, qs, max_cells_in_memory)
         else:
             parts = [_extract(rast, [(geoms[b], b) for b in batches], categorical, qs,
@@ -351,18 +351,27 @@ def _file_part(path: str, band_names: Sequence[str] | None,
 TASKS_PER_THREAD = 2
 
 
+def _runs(cells: np.ndarray, n_runs: int) -> list[np.ndarray]:
+    """Consecutive batches (of ``cells`` each) in ``n_runs`` runs of about equal cells: a batch
+    goes to the run its middle falls in (empty runs are dropped)."""
+    middle = np.cumsum(cells) - cells / 2
+    run_of = np.minimum((middle / max(cells.sum(), 1e-300) * n_runs).astype(int), n_runs - 1)
+    return [r for k in range(n_runs) if len(r := np.flatnonzero(run_of == k))]
+
+
 def _on_cluster(client: Client, path: str, band_names: Sequence[str] | None, geoms: np.ndarray,
-                batches: list[np.ndarray], categorical: bool, qs: np.ndarray,
+                batches: list[np.ndarray], pixel_area: float, categorical: bool, qs: np.ndarray,
                 max_cells: int) -> list[pd.DataFrame]:
-    """The batches in runs of consecutive ones (neighbours in Hilbert order share tiles), one
-    task per run on ``client``'s workers, each reading the file itself."""
+    """The batches in runs of consecutive ones (neighbours in Hilbert order share tiles) holding
+    about equal cells, :data:`TASKS_PER_THREAD` runs per worker thread, one task per run on
+    ``client``'s workers, each reading the file itself."""
     import dask
 
-    threads = max(1, sum(client.nthreads().values()))
-    runs = np.array_split(np.arange(len(batches)), min(len(batches), TASKS_PER_THREAD * threads))
+    n_runs = TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
+    runs = _runs(np.array([_bbox_cells(geoms[b], pixel_area).sum() for b in batches]), n_runs)
     tasks = [dask.delayed(_file_part, pure=False)(
         path, band_names, [(geoms[batches[i]], batches[i]) for i in run], categorical, qs,
-        max_cells) for run in runs if len(run)]
+        max_cells) for run in runs]
     return list(client.gather(client.compute(tasks)))
 
 
