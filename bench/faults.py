@@ -202,15 +202,13 @@ def worker_killed(work: Path, cache: Path, world: Any, run: int) -> tuple[bool, 
     from distributed import Client
 
     from rs.testing.faults import (
-        blocks_done,
         composite_spec,
         dask_processes,
         diff_outputs,
+        kill_busy_worker,
         leftovers,
         output_digest,
         rs_run,
-        wait_for,
-        worker_of,
     )
 
     w = _fresh(work / "w")
@@ -221,23 +219,10 @@ def worker_killed(work: Path, cache: Path, world: Any, run: int) -> tuple[bool, 
     spec = composite_spec(world, w / "out", w / "spec.yaml", block_size=16)
     with dask_processes(w, n_workers=2) as cluster, Client(cluster.address) as client, \
             rs_run(spec, "--scheduler", cluster.address, cache=cache, log=w / "run.log") as proc:
-        busy: list[str] = []
-
-        def victim_busy() -> bool:
-            if blocks_done(client, "rs-comp") < 2:
-                return False
-            busy[:] = [a for a, keys in client.processing().items()
-                       if any(str(k).startswith("rs-comp") for k in keys)]
-            return bool(busy)
-
         try:
-            wait_for(victim_busy, 600, what="a block in progress", proc=proc)
+            done = kill_busy_worker(client, cluster, "rs-comp", after=2, timeout=600, proc=proc)
         except RuntimeError:
             return proc.returncode == 0, False, "the run ended before a worker could be killed"
-        done = blocks_done(client, "rs-comp")
-        victim = next(p for p in cluster.workers if worker_of(client, p.pid) == busy[0])
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=30)
         code = proc.wait(timeout=900)
     same = diff_outputs(output_digest(w / "out"), output_digest(w / "clean")) == []
     return code == 0, same and leftovers(w / "out") == [], f"killed after {done} blocks"

@@ -11,8 +11,9 @@ and the 10th/25th/75th/90th percentiles.
 Variants, each in a fresh process (``bench.harness.run_measured``), ``--repeats`` times (the
 fastest counts):
 
-- **rs on the COG, Dask**: :func:`rs.ecology.zonal.zonal_stats` on the file path with a Dask
-  client (``client=``): the Hilbert-ordered batches run as tasks on a local cluster of
+- **rs on the COG, Dask**: :func:`rs.ecology.zonal.zonal_stats` on the file path with
+  ``parallel=Runtime(client).part_map(...)``, as the products run it: the Hilbert-ordered
+  batches run as tasks on a local cluster of
   ``--workers`` worker processes (one thread each; default: the usable cores), started
   before the timed call (like the interpreter, not timed; its workers warmed by one call each);
 - **rs on the COG, one process**: the same without a client (exactextract reading windows
@@ -166,9 +167,11 @@ def _runner(variant: str, cog: Path, gdf: Any, subset: int, result: dict[str, An
 
     if variant == "rs-dask":
         from rs.ecology.zonal import zonal_stats
+        from rs.pipeline.context import Runtime
 
+        parallel = Runtime(client).part_map("zones")  # what the products pass
         return lambda g: zonal_stats(cog, g, id_column="zone_id", percentiles=PERCENTILES,
-                                     client=client)
+                                     parallel=parallel)
     if variant == "rs-cog":
         from rs.ecology.zonal import zonal_stats
 

@@ -37,7 +37,13 @@ def test_capture_gdal_env__only_gdal_and_credentials() -> None:
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",
         "HOME": "/root",
         "PATH": "/bin",
+        "GDAL_CACHEMAX": "512",  # process-wide, and rasterio.Env refuses it as text
     }
+    import rasterio
+
+    gdal = {k: v for k, v in capture_gdal_env(env).items() if k.startswith("GDAL_")}
+    with rasterio.Env(**gdal):  # as every block task applies them
+        pass
     assert capture_gdal_env(env) == {
         "AWS_SECRET_ACCESS_KEY": "s",
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",

@@ -25,16 +25,14 @@ from distributed import Client
 
 from rs.testing import World
 from rs.testing.faults import (
-    blocks_done,
     composite_spec,
     dask_processes,
     diff_outputs,
     interrupt,
+    kill_busy_worker,
     leftovers,
     output_digest,
     rs_run,
-    wait_for,
-    worker_of,
 )
 from tests._flaky_proxy import flaky_api
 from tests._pipelines import run_rs
@@ -117,19 +115,7 @@ def test_rs_run__dask_worker_killed_mid_run_completes_with_the_clean_runs_output
     with dask_processes(tmp_path, n_workers=2) as cluster, Client(cluster.address) as client:
         with rs_run(spec, "--scheduler", cluster.address, cache=rs_cache,
                     log=tmp_path / "run.log") as proc:
-            busy: list[str] = []
-
-            def victim_busy() -> bool:
-                if blocks_done(client, "rs-comp") < 2:
-                    return False
-                busy[:] = [w for w, keys in client.processing().items()
-                           if any(str(k).startswith("rs-comp") for k in keys)]
-                return bool(busy)
-
-            wait_for(victim_busy, 300, what="a block in progress", proc=proc)
-            victim = next(p for p in cluster.workers if worker_of(client, p.pid) == busy[0])
-            victim.send_signal(signal.SIGKILL)
-            victim.wait(timeout=30)
+            kill_busy_worker(client, cluster, "rs-comp", after=2, timeout=300, proc=proc)
             assert proc.wait(timeout=600) == 0, (tmp_path / "run.log").read_text()[-3000:]
         assert len(client.scheduler_info()["workers"]) == 1, "the killed worker stays dead"
     assert diff_outputs(output_digest(out), output_digest(tmp_path / "clean")) == []

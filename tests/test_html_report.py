@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from rs.pipeline.html_report import render_html_report
@@ -118,9 +119,16 @@ def test_render_html_report__tables_and_escaping(tmp_path: Path) -> None:
     item = {"id": "x", "assets": {"zonal_parquet": {"href": "../z.parquet",
                                                     "type": "application/vnd.apache.parquet",
                                                     "table:row_count": 2},
-                                  "evil": {"href": "../../../etc/passwd",
+                                  "evil": {"href": "../../outside.tif",
                                            "type": "image/tiff"}}}
     (out / "items" / "x.json").write_text(json.dumps(item))
+    import rasterio  # a real raster just outside the output folder: drawable, if it were read
+    from rasterio.transform import from_origin
+
+    with rasterio.open(tmp_path / "outside.tif", "w", driver="GTiff", width=8, height=8,
+                       count=1, dtype="float32", crs="EPSG:32650",
+                       transform=from_origin(0, 80, 10, 10)) as ds:
+        ds.write(np.arange(64, dtype="float32").reshape(1, 8, 8))
     report = {"pipeline": "p", "status": "failed",
               "error": {"type": "X", "message": "<script>alert(1)</script>"},
               "steps": [{"item_id": "x", "step": "z", "status": "failed",

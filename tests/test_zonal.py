@@ -319,9 +319,12 @@ def test_a_cog_on_disk_gives_the_same_as_the_in_memory_array(tmp_path):
 
 
 def test_batches_on_dask_worker_processes_give_the_same_table(tmp_path):
-    """With a client the batches of a file run as tasks on real worker processes (a scheduler
-    and two workers on loopback), each reading the file itself: the same table, row for row."""
+    """With the run's PartMap the batches of a file run as tasks on real worker processes (a
+    scheduler and two workers on loopback), each reading the file itself: the same table, row
+    for row."""
     from distributed import Client, get_task_stream
+
+    from rs.pipeline.context import Runtime
 
     a, b = _raster(20).astype(np.float32), _raster(21).astype(np.float32)
     path = tmp_path / "two.tif"
@@ -337,10 +340,11 @@ def test_batches_on_dask_worker_processes_give_the_same_table(tmp_path):
                           max_cells_in_memory=300)
     with (dask_processes(tmp_path, n_workers=2) as address, Client(address) as client,
           get_task_stream(client) as stream):
+        parallel = Runtime(client).part_map("zones")  # what the products pass
         on_workers = zonal_stats(path, frame, id_column="zone", max_cells_in_memory=300,
-                                 client=client)
+                                 parallel=parallel)
         classes_on_workers = zonal_stats(cls_path, frame, id_column="zone", categorical=True,
-                                         max_cells_in_memory=300, client=client)
+                                         max_cells_in_memory=300, parallel=parallel)
     parts = [t for t in stream.data if t["key"].startswith("_file_part")]
     assert len(parts) >= 4 and len({t["worker"] for t in parts}) == 2
     assert on_workers["ndvi_count"].notna().all() and on_workers["ndvi_count"].iloc[-2] == 0

@@ -45,12 +45,13 @@ whose values and coverage (for the quantiles) are held at once: about 16 bytes a
 the default 2048²; a single polygon larger than that is a batch of its own (exact quantiles
 need all its values). Rows come back in input order.
 
-Parallel: given a Dask ``client`` and a raster *file*, runs of consecutive batches (neighbours
-in Hilbert order share tiles) go to its workers as tasks, about two per worker thread; each
-task opens the file itself (the path must be readable on the workers, as for any block read)
-and returns its rows' statistics, never the pixels. Worker *processes* scale with the cores;
-threads of one process share its GIL during exactextract's coverage pass and gain less. The
-products pass the run's client. Arrays are always summarised in this process.
+Parallel: given ``parallel`` (a :class:`PartMap`) and a raster *file*, runs of consecutive
+batches (neighbours in Hilbert order share tiles) of about equal cells become parallel tasks,
+about two per slot; each task (:func:`_file_part`) opens the file itself and returns its rows'
+statistics, never the pixels. How the tasks run is the caller's: the products pass the run's
+``Runtime.part_map`` (Dask tasks; worker *processes* scale with the cores, threads of one
+process share its GIL during exactextract's coverage pass and gain less). Arrays are always
+summarised in this process.
 
 This module reads (a raster path, through exactextract) and writes nothing.
 """
@@ -58,8 +59,8 @@ This module reads (a raster path, through exactextract) and writes nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import xarray as xr
     from affine import Affine
-    from distributed import Client
 
 __all__ = ["DEFAULT_PERCENTILES", "MAX_CELLS_IN_MEMORY", "class_areas", "weighted_quantiles",
            "zonal_stats"]
@@ -166,18 +166,17 @@ def _bbox_cells(geoms: np.ndarray, pixel_area: float) -> np.ndarray:
             + 2 * ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / np.sqrt(pixel_area) + 4)
 
 
-def _batches(geoms: np.ndarray, pixel_area: float, max_cells: int) -> Iterator[np.ndarray]:
-    """Positions of ``geoms`` in Hilbert order, cut where the bounding boxes' cells reach
-    ``max_cells`` (a larger polygon is a batch alone)."""
+def _batches(geoms: np.ndarray, cells: np.ndarray, max_cells: int) -> Iterator[np.ndarray]:
+    """Positions of ``geoms`` in Hilbert order, cut where their bounding boxes' ``cells``
+    (:func:`_bbox_cells`) reach ``max_cells`` (a larger polygon is a batch alone)."""
     import geopandas as gpd
 
     if len(geoms) > 1:
         order = np.argsort(gpd.GeoSeries(geoms).hilbert_distance().to_numpy(), kind="stable")
     else:
         order = np.arange(len(geoms))
-    cells = _bbox_cells(geoms[order], pixel_area)
     start, total = 0, 0.0
-    for k, c in enumerate(cells):
+    for k, c in zip(range(len(order)), cells[order], strict=True):
         if k > start and total + c > max_cells:
             yield order[start:k]
             start, total = k, 0.0
@@ -238,7 +237,7 @@ def zonal_stats(
     categorical: bool = False,
     classes: Mapping[Any, str] | None = None,
     max_cells_in_memory: int = MAX_CELLS_IN_MEMORY,
-    client: Client | None = None,
+    parallel: PartMap | None = None,
 ) -> pd.DataFrame:
     """Exact (coverage-weighted) statistics of ``raster`` in every polygon of ``polygons``.
 
@@ -255,8 +254,8 @@ def zonal_stats(
     :param classes: class value -> name for the ``area_m2_<name>`` columns (implies
         ``categorical``).
     :param max_cells_in_memory: cells exactextract reads at once and cells per batch.
-    :param client: a Dask client: the batches of a raster *file* run as tasks on its workers
-        (see the module docstring); ``None``: in this process.
+    :param parallel: runs the batches of a raster *file* as parallel tasks (see the module
+        docstring; the pipeline's is ``Runtime.part_map``); ``None``: in this process.
     :returns: a DataFrame indexed by the polygon ids (input order), float64 columns as in the
         module docstring.
     """
@@ -280,19 +279,21 @@ def zonal_stats(
         geoms = _repaired(polygons.geometry.to_crs(rast.crs))  # shapely geometries
         usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         rows = np.flatnonzero(usable)
-        cap = max_cells_in_memory
-        if path is not None and client is not None:  # a few tasks for every worker thread
-            tasks = TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
-            cap = min(cap, max(1, int(_bbox_cells(geoms[rows], rast.pixel_area).sum() / tasks)))
-        batches = [rows[b] for b in _batches(geoms[rows], rast.pixel_area, cap)]
-        if path is not None and client is not None and len(batches) > 1:
-            parts = _on_cluster(client, path, band_names, geoms, batches, rast.pixel_area,
-                                categorical, qs, max_cells_in_memory)
+        cells = _bbox_cells(geoms, rast.pixel_area)  # per row; NaN where unusable
+        cap, n_runs = max_cells_in_memory, 1
+        if path is not None and parallel is not None:  # a few tasks for every slot
+            n_runs = TASKS_PER_SLOT * max(1, parallel.slots)
+            cap = min(cap, max(1, int(cells[rows].sum() / n_runs)))
+        batches = [rows[b] for b in _batches(geoms[rows], cells[rows], cap)]
+        if path is not None and parallel is not None and len(batches) > 1:
+            runs = _runs(np.array([cells[b].sum() for b in batches]), n_runs)
+            parts = parallel(_file_part, [
+                (path, band_names, [(geoms[batches[i]], batches[i]) for i in run], categorical,
+                 qs, max_cells_in_memory) for run in runs])
         else:
             parts = [_extract(rast, [(geoms[b], b) for b in batches], categorical, qs,
                               max_cells_in_memory)]
-        raw = (pd.concat(parts) if batches else pd.DataFrame(
-            columns=_labels(len(rast.sources), categorical, len(qs)))).reindex(range(len(geoms)))
+        raw = pd.concat(parts).reindex(range(len(geoms)))
         polygon_px = np.where(usable, shapely.area(geoms) / rast.pixel_area, np.nan)
     finally:
         rast.close()
@@ -346,9 +347,21 @@ def _file_part(path: str, band_names: Sequence[str] | None,
         rast.close()
 
 
-#: Tasks per worker thread when the batches run on a cluster (load balance vs. tiles decoded
-#: twice where two tasks' polygons meet)
-TASKS_PER_THREAD = 2
+#: Tasks per slot of a :class:`PartMap` (load balance vs. tiles decoded twice where two tasks'
+#: polygons meet)
+TASKS_PER_SLOT = 2
+
+
+class PartMap(Protocol):
+    """Runs ``fn`` on every argument tuple as parallel tasks and returns the results in order;
+    ``slots``: how many run at once. rs's pipelines pass ``Runtime.part_map`` (Dask); this
+    module never sees a scheduler."""
+
+    @property
+    def slots(self) -> int: ...
+
+    def __call__(self, fn: Callable[..., pd.DataFrame],
+                 args: Sequence[tuple[Any, ...]]) -> list[pd.DataFrame]: ...
 
 
 def _runs(cells: np.ndarray, n_runs: int) -> list[np.ndarray]:
@@ -357,22 +370,6 @@ def _runs(cells: np.ndarray, n_runs: int) -> list[np.ndarray]:
     middle = np.cumsum(cells) - cells / 2
     run_of = np.minimum((middle / max(cells.sum(), 1e-300) * n_runs).astype(int), n_runs - 1)
     return [r for k in range(n_runs) if len(r := np.flatnonzero(run_of == k))]
-
-
-def _on_cluster(client: Client, path: str, band_names: Sequence[str] | None, geoms: np.ndarray,
-                batches: list[np.ndarray], pixel_area: float, categorical: bool, qs: np.ndarray,
-                max_cells: int) -> list[pd.DataFrame]:
-    """The batches in runs of consecutive ones (neighbours in Hilbert order share tiles) holding
-    about equal cells, :data:`TASKS_PER_THREAD` runs per worker thread, one task per run on
-    ``client``'s workers, each reading the file itself."""
-    import dask
-
-    n_runs = TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
-    runs = _runs(np.array([_bbox_cells(geoms[b], pixel_area).sum() for b in batches]), n_runs)
-    tasks = [dask.delayed(_file_part, pure=False)(
-        path, band_names, [(geoms[batches[i]], batches[i]) for i in run], categorical, qs,
-        max_cells) for run in runs]
-    return list(client.gather(client.compute(tasks)))
 
 
 def _table(raw: pd.DataFrame, rast: Raster, ids: pd.Index, percentiles: Sequence[float],

@@ -12,7 +12,8 @@ staging folder its files are written into before the runner publishes them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,10 +50,18 @@ __all__ = [
 GDAL_PREFIXES = ("GDAL_", "CPL_", "VSI_", "AWS_", "GS_", "AZURE_", "OSS_", "SWIFT_", "GOOGLE_")
 
 
+#: Process-wide GDAL settings read from the environment when GDAL starts, not options of a read:
+#: ``rasterio.Env`` refuses GDAL_CACHEMAX as text ("an integer is required"), which crashed
+#: every block of a run started with GDAL_CACHEMAX set
+PROCESS_SETTINGS = frozenset({"GDAL_CACHEMAX"})
+
+
 def capture_gdal_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """GDAL options and object-store credentials set in this process's environment."""
+    """GDAL options and object-store credentials set in this process's environment (without
+    :data:`PROCESS_SETTINGS`, which each worker process takes from its own environment)."""
     env = os.environ if environ is None else environ
-    return {k: v for k, v in sorted(env.items()) if k.startswith(GDAL_PREFIXES)}
+    return {k: v for k, v in sorted(env.items())
+            if k.startswith(GDAL_PREFIXES) and k not in PROCESS_SETTINGS}
 
 
 @dataclass
@@ -129,6 +138,11 @@ class Runtime:
         advance = self.reporter.bar(description, len(tasks))
         yield from iter_results(self.client, tasks, on_done=advance)
 
+    def part_map(self, description: str) -> PartMap:
+        """A :class:`PartMap` on this run's cluster (e.g. for ``rs.ecology.zonal``'s
+        ``parallel``): its tasks read with the run's GDAL settings and show progress."""
+        return PartMap(self, description)
+
     def compute_blocks(
         self, tasks: Sequence[BlockTask], description: str, use: SceneUse | None = None
     ) -> Iterator[Block]:
@@ -139,6 +153,38 @@ class Runtime:
             if use is not None:
                 use.record(block.scenes, block.skipped)
             yield block
+
+
+def _with_env(env: Mapping[str, str], fn: Callable[..., Any], *args: Any) -> Any:
+    import rasterio
+
+    with rasterio.Env(**env):
+        return fn(*args)
+
+
+@dataclass
+class PartMap:
+    """``fn`` over argument tuples as Dask tasks of ``runtime`` (:meth:`Runtime.compute_each`:
+    a few in flight, progress shown), each under the run's GDAL settings; results in the
+    order of the arguments. ``slots``: the cluster's threads."""
+
+    runtime: Runtime
+    description: str
+
+    @property
+    def slots(self) -> int:
+        return max(1, sum(self.runtime.client.nthreads().values()))
+
+    def __call__(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        env = self.runtime.gdal_env
+        name = getattr(fn, "__name__", "part")  # keys read as the function's, not the wrapper's
+        tasks = [dask.delayed(_with_env, pure=False)(env, fn, *a,
+                                                     dask_key_name=f"{name}-{uuid.uuid4().hex}")
+                 for a in args]
+        out: list[Any] = [None] * len(tasks)
+        for i, result in self.runtime.compute_each(tasks, self.description):
+            out[i] = result
+        return out
 
 
 @dataclass

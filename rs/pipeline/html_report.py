@@ -171,7 +171,7 @@ def _outputs(out_dir: Path, s: Mapping[str, Any]) -> list[str]:
         parts.append(_table(["file"], [[f] for f in files], "") if files
                      else "<p class='none'>no outputs</p>")
         return parts
-    base = Path(str(s.get("item_path"))).parent
+    base = Path(out_dir) / "items"  # hrefs are relative to the items; nothing outside out_dir
     rasters = [(k, a) for k, a in assets.items() if str(a.get("type", "")).startswith(
         "image/tiff")]
     figures = []

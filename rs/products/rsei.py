@@ -246,7 +246,7 @@ def _zone_areas(ctx: StepContext, spec: RseiSpec, class_path: str) -> list[Any]:
     if spec.zone_id not in zones.columns:
         raise SpecError(f"zones {spec.zones!r} have no column {spec.zone_id!r}: set zone_id")
     table = class_areas(class_path, zones, id_column=spec.zone_id, names=CLASS_NAMES,
-                        client=ctx.runtime.client)
+                        parallel=ctx.runtime.part_map(f"{ctx.out.stem}: zones"))
     return write_table(table, ctx.out.staging, f"{ctx.out.stem}_rsei_zones", key="rsei_zones",
                        title="area (m²) of each RSEI class per zone")
 

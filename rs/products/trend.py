@@ -171,7 +171,7 @@ def _zones(ctx: StepContext, spec: TrendSpec, paths: list[str], mid: object) -> 
         raise SpecError(f"zones {spec.zones!r} have no column {spec.zone_id!r}: set zone_id")
     means = pd.DataFrame(
         {str(t): zonal_stats(p, zones, id_column=spec.zone_id, percentiles=(),
-                             client=ctx.runtime.client)["mean"]
+                             parallel=ctx.runtime.part_map(f"{ctx.out.stem}: zones"))["mean"]
          for t, p in zip(pd.DatetimeIndex(mid), paths, strict=True)}
     ).T
     means.index = pd.DatetimeIndex(means.index)

@@ -68,7 +68,7 @@ def build(ctx: StepContext) -> StepSummary:
         table = zonal_stats(
             str(up.asset(spec.layer)), zones, id_column=spec.zone_id,
             percentiles=spec.percentiles, categorical=spec.categorical, classes=spec.classes,
-            client=ctx.runtime.client,
+            parallel=ctx.runtime.part_map(f"{ctx.out.stem}: zones"),
         )
         table.insert(0, "period", up.period.label)
         parts.append(table)

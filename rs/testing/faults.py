@@ -49,6 +49,7 @@ __all__ = [
     "diff_outputs",
     "flaky_api",
     "interrupt",
+    "kill_busy_worker",
     "leftovers",
     "output_digest",
     "rs_run",
@@ -236,9 +237,11 @@ class DaskProcesses:
 
 
 @contextlib.contextmanager
-def dask_processes(tmp: Path, n_workers: int = 2) -> Iterator[DaskProcesses]:
-    """``dask scheduler`` and ``n_workers`` single-thread ``dask worker --no-nanny`` processes
-    on 127.0.0.1 (without a nanny a killed worker is not restarted); all stopped on exit."""
+def dask_processes(tmp: Path, n_workers: int = 2, *,
+                   nanny: bool = False) -> Iterator[DaskProcesses]:
+    """``dask scheduler`` and ``n_workers`` single-thread ``dask worker`` processes on
+    127.0.0.1, logs in ``tmp``; all stopped on exit. Without a ``nanny`` (the default here) a
+    killed worker is not restarted; with one, workers run as Dask deploys them."""
     from distributed import Client
 
     bindir = Path(sys.executable).parent
@@ -260,9 +263,9 @@ def dask_processes(tmp: Path, n_workers: int = 2) -> Iterator[DaskProcesses]:
             wlog = open(tmp / f"worker{i}.log", "wb")  # noqa: SIM115
             logs.append(wlog)
             procs.append(subprocess.Popen(
-                [str(bindir / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                 "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{i}",
-                 "--memory-limit", "2GiB"],
+                [str(bindir / "dask"), "worker", address, "--nthreads", "1",
+                 "--nanny" if nanny else "--no-nanny", "--host", "127.0.0.1",
+                 "--no-dashboard", "--name", f"w{i}", "--memory-limit", "2GiB"],
                 stdout=wlog, stderr=subprocess.STDOUT))
         with Client(address, timeout=60) as c:
             c.wait_for_workers(n_workers, timeout=60)
@@ -300,6 +303,28 @@ def worker_of(client: Any, pid: int) -> str | None:
         if wpid == pid:
             return str(addr)
     return None
+
+
+def kill_busy_worker(client: Any, cluster: DaskProcesses, prefix: str, *, after: int,
+                     timeout: float, proc: subprocess.Popen[Any] | None = None) -> int:
+    """Once ``after`` tasks of key prefix ``prefix`` have finished, SIGKILL a worker process of
+    ``cluster`` that is computing one; returns how many had finished. :func:`wait_for`'s
+    ``RuntimeError`` when ``proc`` ends first or nothing is in progress within ``timeout``."""
+    busy: list[str] = []
+
+    def victim_busy() -> bool:
+        if blocks_done(client, prefix) < after:
+            return False
+        busy[:] = [w for w, keys in client.processing().items()
+                   if any(str(k).startswith(prefix) for k in keys)]
+        return bool(busy)
+
+    wait_for(victim_busy, timeout, what="a block in progress", proc=proc)
+    done = blocks_done(client, prefix)
+    victim = next(p for p in cluster.workers if worker_of(client, p.pid) == busy[0])
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    return done
 
 
 # --------------------------------------------------------------------------- rs run processes
