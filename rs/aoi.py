@@ -38,6 +38,7 @@ from shapely.geometry.base import BaseGeometry
 from rs._bbox import BBOX_HELP, bbox_polygon, looks_like_bbox
 from rs._geom import as_polygonal, flat_parts, lonlat_polygons, split_antimeridian
 from rs.errors import AoiError, RsWarning
+from rs.load.vectors import geometry_layers
 
 __all__ = ["Aoi", "AoiSource", "AoiWarning", "load_aoi", "looks_like_bbox", "split_antimeridian"]
 
@@ -234,7 +235,7 @@ def _read_file(path: Path, layer: str | None) -> _Raw:
     if path.is_file() and path.stat().st_size == 0:
         raise AoiError(f"{where} is empty (0 bytes); export the AOI again.")
     try:
-        layers = [str(n) for n, gtype in pyogrio.list_layers(path) if gtype is not None]
+        layers = geometry_layers(path)
         if layer is None and len(layers) > 1:
             raise AoiError(f"{where} has several layers {layers}; pick one with layer=...")
         if layer is not None and layer not in layers:

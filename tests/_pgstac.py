@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from rs.sources.local import free_port
 
 USER = "rs"
 PASSWORD = "s3cret-pw"  # the tests check that it is never printed
@@ -43,18 +44,10 @@ def pg_bin() -> Path | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Pgstac:
     dsn: str  # postgresql://rs:<password>@127.0.0.1:<port>/catalog
     api_url: str  # the STAC API's root, http://127.0.0.1:<port>/
-    port: int
-    startup_s: float  # how long the database and the API took to start
 
 
 def _run(cmd: list[str], **kw: object) -> None:
@@ -66,7 +59,6 @@ def _run(cmd: list[str], **kw: object) -> None:
 @contextmanager
 def pgstac_server(bin_dir: Path) -> Iterator[Pgstac]:
     """A fresh cluster, database, pgstac and STAC API; all stopped and removed on exit."""
-    t0 = time.monotonic()
     # a folder of its own under the system temp folder: when the tests run as root the
     # server runs as the postgres user, which cannot enter pytest's private tmp folders
     tmp = Path(tempfile.mkdtemp(prefix="rs-pgstac-"))
@@ -119,7 +111,7 @@ def pgstac_server(bin_dir: Path) -> Iterator[Pgstac]:
             if api.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the STAC API did not start: {(tmp / 'api.log').read_text()}")
             time.sleep(0.2)
-        yield Pgstac(dsn, api_url, port, time.monotonic() - t0)
+        yield Pgstac(dsn, api_url)
     finally:
         if api is not None:
             api.terminate()

@@ -161,7 +161,6 @@ class FakeStacApi:
         self._lock = threading.Lock()
         self._http = LoopbackHTTP(self._handler_class())
         self._stop = self._http.stop
-        self.server = self._http.server
 
     @property
     def url(self) -> str:

@@ -34,16 +34,12 @@ from rs.export.vectors import (
 )
 from rs.pipeline.spec import PipelineSpec
 from rs.products.trend import CLASS_NAMES as TREND_NAMES
-
-
-def _palette(text: str) -> dict[str, str]:
-    root = ET.fromstring(text.split("\n", 1)[1])  # after the DOCTYPE line
-    return {e.get("value", ""): e.get("label", "") for e in root.iter("paletteEntry")}
+from tests._gdal import palette
 
 
 def test_raster_class_styles_name_every_class_of_the_products() -> None:
-    assert _palette(qml(RSEI_CLASSES)) == {str(k): v for k, v in RSEI_NAMES.items()}
-    assert _palette(qml(TREND_CLASSES)) == {str(k): v for k, v in TREND_NAMES.items() if k}
+    assert palette(qml(RSEI_CLASSES)) == {str(k): v for k, v in RSEI_NAMES.items()}
+    assert palette(qml(TREND_CLASSES)) == {str(k): v for k, v in TREND_NAMES.items() if k}
     root = ET.fromstring(qml(RSEI_CLASSES).split("\n", 1)[1])
     (r,) = root.iter("rasterrenderer")
     assert (r.get("type"), r.get("band")) == ("paletted", "1")

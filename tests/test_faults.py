@@ -28,13 +28,13 @@ from rs.testing.faults import (
     composite_spec,
     dask_processes,
     diff_outputs,
+    flaky_api,
     interrupt,
     kill_busy_worker,
     leftovers,
     output_digest,
     rs_run,
 )
-from tests._flaky_proxy import flaky_api
 from tests._pipelines import run_rs
 
 

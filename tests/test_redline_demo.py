@@ -19,6 +19,7 @@ import geopandas as gpd
 import pytest
 import yaml
 
+from rs.load.vectors import read_vector
 from rs.testing.redline_world import (
     DEMO_LAYOUT_SEED,
     DEMO_SEED,
@@ -44,7 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, rs_cache: Path) -> dict[str, 
     spec["output"] = str(tmp / "out")
     run_spec(spec, tmp / "redline.yaml", rs_cache)
     (layer,) = (tmp / "out").glob("redline_redline_*_patches.gpkg")
-    parts = gpd.read_file(layer)
+    parts = read_vector(layer)  # the patch layer, not the style table beside it
     whole = parts.dissolve(by="patch_id", aggfunc={"type": "first"}).reset_index()
     truth = redline_truth(redline_world_config(seed=DEMO_SEED, layout_seed=DEMO_LAYOUT_SEED))
     return {"out": tmp / "out", "parts": parts, "whole": whole,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import socket
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from rs.export.stac_items import OutputAsset
 from rs.pipeline.context import Outputs
 from rs.pipeline.runner import _moved
 from rs.pipeline.spec import parse_spec
+from rs.sources.local import free_port
 from tests.conftest import world_bbox
 
 RS = Path(__file__).resolve().parents[1] / "rs"
@@ -187,12 +187,6 @@ def test_redact__userinfo_and_secret_parameters_masked() -> None:
                                   "rows": [("x?sig=***",), {"k": "y&token=***"}], "n": 3}
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 SECRETS = ("S3cretPassw0rd", "T0kenValue42", "S1gValue99")
 
 
@@ -207,7 +201,7 @@ def test_rs_run__credentials_in_the_stac_url_never_written(
 ) -> None:
     """A STAC URL with user:password and a token: the run fails (nothing listens), and neither
     stderr, the JSON report nor the HTML report holds the secrets; the host still shows."""
-    port = _closed_port()
+    port = free_port()
     url = f"http://user:{SECRETS[0]}@127.0.0.1:{port}/v1?token={SECRETS[1]}&sig={SECRETS[2]}"
     spec = write_spec(tmp_path, "118.70,32.05,118.74,32.09",
                       sources={"s2": {"url": url, "collections": ["sentinel-2-l2a"],
@@ -232,7 +226,7 @@ def test_rs_run__signed_asset_href_never_written(world_copy, write_spec, rs_cli,
     """One scene's asset is a signed URL (user-info, sig, token) that cannot be read: skipped
     with its reason (or, with ``on_scene_error: fail``, the run fails naming the href), and no
     secret is in stderr, the reports or the output items."""
-    port = _closed_port()
+    port = free_port()
     bad = world_copy.item_ids[3]
     (item_path,) = world_copy.root.rglob(f"{bad}.json")
     item = json.loads(item_path.read_text())

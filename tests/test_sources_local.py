@@ -309,14 +309,14 @@ def test_embedded_stac_api__fixed_port_in_use_raises(world_files: ApiFiles) -> N
 def test_embedded_stac_api__lost_port_race_retries_on_a_new_port(
     world_files: ApiFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_free_port = local._free_port
+    real_free_port = local.free_port
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
         ports = iter([busy])
         monkeypatch.setattr(
-            local, "_free_port", lambda host: next(ports, None) or real_free_port(host)
+            local, "free_port", lambda host: next(ports, None) or real_free_port(host)
         )
         with EmbeddedStacApi(world_files) as api:
             assert api.port != busy
@@ -398,11 +398,11 @@ def test_embedded_stac_api__port_answered_by_another_stac_server_is_not_ours(
     """A concurrent run's server on the port we picked must not be taken for ours."""
     write_tiny_tif(tmp_path / "x_20220501.tif", 661000.0, 3552000.0)
     other_files = build_api_files([tmp_path / "x_20220501.tif"], tmp_path / "other-api")
-    real_free_port = local._free_port
+    real_free_port = local.free_port
     with EmbeddedStacApi(other_files) as other:
         ports = iter([other.port])
         monkeypatch.setattr(
-            local, "_free_port", lambda host: next(ports, None) or real_free_port(host)
+            local, "free_port", lambda host: next(ports, None) or real_free_port(host)
         )
         with EmbeddedStacApi(world_files) as api:
             assert api.port != other.port

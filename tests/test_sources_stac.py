@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from rs.errors import (
     exit_code_for,
 )
 from rs.sources import stac
-from rs.sources.local import EmbeddedStacApi, build_api_files
+from rs.sources.local import EmbeddedStacApi, build_api_files, free_port
 from rs.sources.stac import (
     PropertyFilter,
     list_collections,
@@ -224,12 +223,6 @@ def test_search_items__modifier_sees_every_item(api: EmbeddedStacApi) -> None:
 # --------------------------------------------------------------------------- retries & errors
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_search_items__retries_503_twice_then_succeeds() -> None:
     with FakeStacApi() as fake:
         fake.routes["/search"] = Route(
@@ -261,7 +254,7 @@ def test_search_items__landing_page_503_raises_unavailable() -> None:
 
 
 def test_search_items__closed_port_raises_unavailable_naming_url() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SourceUnavailableError) as info:
         search_items(url, "c", timeout=2, retries=2, backoff=0.001)
     assert url in str(info.value)

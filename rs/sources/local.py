@@ -83,7 +83,8 @@ def find_rustac(executable: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (the system's pick; closed again before returning)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -159,7 +160,7 @@ class EmbeddedStacApi:
         hrefs = [str(p) for p in (*self.files.collections, self.files.items)]
         fixed_port = self.port
         for attempt in range(self.port_attempts):
-            port = fixed_port if fixed_port is not None else _free_port(self.host)
+            port = fixed_port if fixed_port is not None else free_port(self.host)
             self._spawn(exe, port, hrefs)
             try:
                 self._wait_ready()

@@ -336,4 +336,3 @@ class HumanActivity(EventRecord):
             grid,
             LandCover(self.from_class).name.lower(),
         )
-

@@ -99,7 +99,6 @@ class PhenologyShift(EventRecord):
         )
 
 
-
 @register_event
 @dataclass(frozen=True)
 class ThinCloud(EventRecord):
@@ -150,7 +149,6 @@ class ThinCloud(EventRecord):
         )
 
 
-
 @register_event
 @dataclass(frozen=True)
 class WaterLevel(EventRecord):
@@ -193,4 +191,3 @@ class WaterLevel(EventRecord):
         return patch_truth(
             self.name, self.kind, False, self.start_date, self.footprint(grid), grid, before
         )
-

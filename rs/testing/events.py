@@ -242,7 +242,6 @@ class VegetationLoss(EventRecord):
         return EventTruth(rows=[row], mask=m)
 
 
-
 def default_events(grid: Grid, start: date, end: date) -> tuple[Event, ...]:
     """The default world's events: a forest clearance inside the Fushan red line (see
     :func:`rs.testing.demo_aois`, on the default grid) and a cropland clearance outside every

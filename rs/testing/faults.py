@@ -89,7 +89,6 @@ class FlakyProxy:
         self._lock = threading.Lock()
         self._http = LoopbackHTTP(self._handler())
         self._stop = self._http.stop
-        self.server = self._http.server
 
     @property
     def url(self) -> str:
